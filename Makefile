@@ -1,0 +1,29 @@
+# Set-up and entry points. `make run` and `make test` create the environment first.
+PYTHON ?= python3.11
+VENV ?= .venv
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+CORES ?= 4
+
+.PHONY: run test lint format dvc-run clean-outputs
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --upgrade --quiet pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: create the environment, then run the whole pipeline with the default config
+run: $(VENV)/.installed
+	snakemake --cores $(CORES)
+
+## test: create the environment, then run the test suite (lint checks included)
+test: $(VENV)/.installed
+	pytest
+
+## lint: ruff, ruff format, snakefmt and snakemake --lint
+lint: $(VENV)/.installed
+	ruff check . && ruff format --check . && snakefmt --check . && snakemake --lint
+
+## format: apply ruff format and snakefmt
+format: $(VENV)/.installed
+	ruff check --fix . && ruff format . && snakefmt .

@@ -1,0 +1,108 @@
+"""Shared fixtures: generated datasets, weights, and throw-away copies of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_ZIP = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
+SHARED_ZIP_SHA256 = "c88c5b323050fb1e4e7dd286594da0e5d76e453d44b37a5c27b7b6daa74662dc"
+# What the workflow needs to run: copied into a temporary folder per test, like a clone.
+PROJECT_FILES = ("Snakefile", "workflow", "config", "dvc.yaml", ".dvcignore", "profiles")
+
+
+def venv_env() -> dict[str, str]:
+    """Environment whose PATH finds this interpreter's `python`, `snakemake` and `dvc`."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("OMP_NUM_THREADS", None)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
+    """Run a command, returning its output; on an unexpected status show all of it."""
+    result = subprocess.run(
+        cmd, cwd=cwd, env=venv_env(), capture_output=True, text=True, check=False, **kwargs
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(cmd)} exited {result.returncode}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def weights_file(tmp_path_factory) -> Path:
+    """A resnet18 state dict with seeded random weights (stands in for ImageNet's)."""
+    return make_weights(tmp_path_factory.mktemp("weights") / "resnet18-test.pth")
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> dict[str, Path | str]:
+    """A zipped two-class ImageFolder tree (4 train + 3 val images per class) + manifest."""
+    base = tmp_path_factory.mktemp("tiny")
+    tree = make_image_folder(base / "tree" / "tiny")
+    archive = zip_tree(base / "tree", base / "tiny.zip")
+    manifest = write_manifest(tree, base / "tiny.sha256")
+    return {"tree": tree, "archive": archive, "manifest": manifest, "sha256": sha256(archive)}
+
+
+def tiny_config(dataset: dict, weights: Path, **overrides) -> dict:
+    """A config for the generated dataset: small crops, 1 epoch, local weights."""
+    config = {
+        "data": {
+            "url": str(dataset["archive"]),
+            "sha256": dataset["sha256"],
+            "name": "tiny",
+            "manifest": str(dataset["manifest"]),
+            "crop_size": 32,
+            "resize_size": 36,
+        },
+        "model": {"weights": str(weights), "weights_sha256": sha256(weights)},
+        "train": {"epochs": 1, "num_workers": 0, "seed": 7},
+    }
+    for section, values in overrides.items():
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
+    return config
+
+
+def copy_project(root: Path) -> Path:
+    """Copy the workflow into ``root``, as a user's clone would have it."""
+    root.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.exists():
+            shutil.copy2(source, root / name)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """A fresh copy of the workflow to run in."""
+    return copy_project(tmp_path / "project")
+
+
+def write_config(project: Path, config: dict, name: str = "test-config.yaml") -> Path:
+    """Write a config file into the project copy and return its path."""
+    path = project / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real snakemake in a project copy."""
+    return run(["snakemake", *args], cwd=project, check=check)

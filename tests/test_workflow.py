@@ -1,0 +1,116 @@
+"""The real `snakemake` on a tiny generated dataset, checked by the values it writes."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+from conftest import copy_project, snakemake, tiny_config, write_config
+
+pytestmark = pytest.mark.workflow
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_dataset, weights_file):
+    """One complete run of the default target with 2 epochs; shared by the checks below."""
+    project = copy_project(tmp_path_factory.mktemp("run") / "project")
+    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2})
+    configfile = write_config(project, config)
+    result = snakemake(project, "--cores", "2", "--configfile", configfile.name)
+    return {"project": project, "config": config, "configfile": configfile, "result": result}
+
+
+def read(project, path):
+    return json.loads((project / path).read_text())
+
+
+def test_data_quality_counts(finished_run):
+    quality = read(finished_run["project"], "metrics/data_quality.json")
+    assert quality["classes"] == ["ants", "bees"]
+    assert quality["counts"]["train"] == {"ants": 4, "bees": 4, "total": 8}
+    assert quality["counts"]["val"] == {"ants": 3, "bees": 3, "total": 6}
+    assert quality["skipped"] == [] and quality["unreadable"] == []
+    assert quality["image_size"]["width"] == {"min": 48, "median": 48, "mean": 48.0, "max": 48}
+    files = sorted(p.relative_to(finished_run["project"] / "data/tiny").as_posix()
+                   for p in (finished_run["project"] / "data/tiny").rglob("*.*")
+                   if not p.name.startswith("."))  # fmt: skip
+    assert len(files) == 14 and files[0] == "train/ants/ants_0.jpg"
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
+def test_training_outputs(finished_run, strategy):
+    project = finished_run["project"]
+    metrics = read(project, f"metrics/{strategy}/train.json")
+    history = metrics["history"]
+    assert [h["epoch"] for h in history] == [1, 2]
+    assert set(history[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
+                               "lr", "seconds"}  # fmt: skip
+    assert all(h["lr"] == 0.001 for h in history)
+    assert metrics["best_val_acc"] == max(h["val_acc"] for h in history)
+    assert history[metrics["best_epoch"] - 1]["val_acc"] == metrics["best_val_acc"]
+    assert metrics["n_train"] == 8 and metrics["n_val"] == 6
+    assert metrics["config"]["lr"] == 0.001 and metrics["config"]["seed"] == 7
+    trainable = metrics["parameters"]["trainable"]
+    assert trainable == (1026 if strategy == "feature_extract" else 11_177_538)
+
+    checkpoint = torch.load(project / f"models/{strategy}/model.pt", weights_only=True)
+    assert checkpoint["class_names"] == ["ants", "bees"]
+    assert checkpoint["epoch"] == metrics["best_epoch"]
+    assert checkpoint["val_acc"] == metrics["best_val_acc"]
+    assert checkpoint["state_dict"]["fc.weight"].shape == (2, 512)
+    prov = checkpoint["provenance"]
+    assert prov["seed"] == 7 and prov["torch"] == torch.__version__
+    assert prov["weights_sha256"] == finished_run["config"]["model"]["weights_sha256"]
+    # resumable state is removed once the outputs are complete
+    assert not (project / "checkpoints" / strategy / "last.pt").exists()
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
+def test_evaluation_outputs(finished_run, strategy):
+    project = finished_run["project"]
+    evaluation = read(project, f"metrics/{strategy}/eval.json")
+    predictions = pd.read_csv(project / f"metrics/{strategy}/predictions.csv")
+    assert evaluation["n"] == 6 == len(predictions)
+    matrix = evaluation["confusion_matrix"]
+    assert matrix["labels"] == ["ants", "bees"]
+    assert [sum(row) for row in matrix["matrix"]] == [3, 3]
+    assert evaluation["accuracy"] == pytest.approx(predictions.correct.mean())
+    assert evaluation["accuracy"] == pytest.approx(
+        read(project, f"metrics/{strategy}/train.json")["best_val_acc"]
+    )
+    assert set(predictions.columns) >= {"path", "true", "predicted", "probability"}
+    assert predictions.probability.between(0.5, 1.0).all()
+    assert set(evaluation["per_class"]) == {"ants", "bees"}
+
+
+def test_report_and_summary(finished_run):
+    project = finished_run["project"]
+    summary = pd.read_csv(project / "metrics/summary.csv")
+    assert list(summary.strategy) == ["finetune", "feature_extract"]
+    for row in summary.itertuples():
+        assert row.best_val_acc == read(project, f"metrics/{row.strategy}/train.json")["best_val_acc"]
+    html = (project / "reports/comparison.html").read_text()
+    assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
+    assert html.count("data:image/png;base64,") >= 2
+    markdown = (project / "reports/comparison.md").read_text()
+    assert "figures/learning_curves.png" in markdown
+    assert (project / "reports/figures/learning_curves.png").stat().st_size > 1000
+
+
+def test_rerun_has_nothing_to_do(finished_run):
+    result = snakemake(finished_run["project"], "-n", "--configfile",
+                       finished_run["configfile"].name)  # fmt: skip
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_lr_retrains_both_strategies_only(finished_run):
+    project = finished_run["project"]
+    config = finished_run["config"]
+    changed = write_config(project, {**config, "train": {**config["train"], "lr": 0.01}}, "lr.yaml")
+    result = snakemake(project, "-n", "--quiet", "rules", "--configfile", changed.name)
+    jobs = dict(line.split()[:2] for line in result.stdout.splitlines()
+                if line.strip() and line.split()[-1].isdigit() and len(line.split()) == 2)  # fmt: skip
+    assert jobs.get("train") == "2" and jobs.get("evaluate") == "2"
+    assert "prepare_data" not in jobs and "download_data" not in jobs

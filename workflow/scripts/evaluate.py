@@ -1,0 +1,160 @@
+#!/usr/bin/env python
+"""Evaluate a trained checkpoint on the validation split.
+
+    python workflow/scripts/evaluate.py --model models/finetune/model.pt \\
+        --data-dir data/hymenoptera_data --out-metrics metrics/finetune/eval.json \\
+        --out-predictions metrics/finetune/predictions.csv
+
+Writes accuracy, loss, per-class precision/recall/F1, the confusion matrix (rows: true
+class, columns: predicted, in ``class_names`` order), ROC-AUC (one-vs-rest macro
+average for more than two classes) and one CSV row per image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
+
+from tlpipe import provenance
+from tlpipe.dataset import ImageListDataset, check_layout, eval_transform, list_samples, make_loader
+from tlpipe.engine import predict, resolve_threads, summarize
+from tlpipe.fileio import PipelineError, atomic_open, run_cli, write_json
+from tlpipe.model import load_checkpoint, model_from_checkpoint, select_device
+
+log = logging.getLogger("evaluate")
+
+
+def classification_metrics(
+    probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]
+) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall/F1/support, confusion matrix and ROC-AUC."""
+    indices = list(range(len(class_names)))
+    predicted = probabilities.argmax(1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, predicted, labels=indices, zero_division=0
+    )
+    per_class = {
+        name: {
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(support[i]),
+        }
+        for i, name in enumerate(class_names)
+    }
+    return {
+        "accuracy": float((predicted == labels).mean()),
+        "per_class": per_class,
+        "macro_f1": float(np.mean(f1)),
+        "confusion_matrix": {
+            "labels": class_names,
+            "matrix": confusion_matrix(labels, predicted, labels=indices).tolist(),
+        },
+        "roc_auc": roc_auc(probabilities, labels),
+    }
+
+
+def roc_auc(probabilities: np.ndarray, labels: np.ndarray) -> float | None:
+    """ROC-AUC (binary: of the second class; else one-vs-rest macro); None if undefined."""
+    n_classes = probabilities.shape[1]
+    if len(np.unique(labels)) < n_classes:
+        return None  # AUC needs every class present among the labels
+    if n_classes == 2:
+        return float(roc_auc_score(labels, probabilities[:, 1]))
+    return float(roc_auc_score(labels, probabilities, multi_class="ovr", average="macro"))
+
+
+def predictions_table(
+    paths: list[str], probabilities: np.ndarray, labels: np.ndarray, class_names: list[str]
+) -> pd.DataFrame:
+    """One row per image: path, true and predicted class, and the class probabilities."""
+    predicted = probabilities.argmax(1)
+    table = pd.DataFrame(
+        {
+            "path": paths,
+            "true": [class_names[i] for i in labels],
+            "predicted": [class_names[i] for i in predicted],
+            "probability": probabilities.max(1).round(6),
+            "correct": predicted == labels,
+        }
+    )
+    for i, name in enumerate(class_names):
+        table[f"p_{name}"] = probabilities[:, i].round(6)
+    return table
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    """Evaluate ``args.model`` on ``<data-dir>/val``; write the JSON and CSV outputs."""
+    torch.set_num_threads(resolve_threads(args.threads))
+    checkpoint = load_checkpoint(args.model)
+    class_names = checkpoint["class_names"]
+    data_dir = Path(args.data_dir)
+    found = check_layout(data_dir)
+    if found != class_names:
+        raise PipelineError(
+            f"{data_dir}: classes {found} differ from the checkpoint's {class_names}; "
+            f"retrain {args.model} on this dataset"
+        )
+    samples = list_samples(data_dir / "val", class_names)
+    sizes = checkpoint["transform"]
+    dataset = ImageListDataset(samples, eval_transform(sizes["crop_size"], sizes["resize_size"]))
+    loader = make_loader(
+        dataset, args.batch_size, shuffle=False, num_workers=args.num_workers, seed=0
+    )
+    device = select_device(args.device)
+    model = model_from_checkpoint(checkpoint).to(device)
+    logits, labels = predict(model, loader, device)
+    probabilities = torch.softmax(logits, 1).numpy()
+    metrics = classification_metrics(probabilities, labels.numpy(), class_names)
+    metrics.update(
+        loss=summarize(logits, labels).loss,
+        n=len(samples),
+        strategy=checkpoint["strategy"],
+        checkpoint_epoch=checkpoint["epoch"],
+        provenance=provenance.collect(device=str(device), model=str(args.model)),
+    )
+    relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
+    table = predictions_table(relative, probabilities, labels.numpy(), class_names)
+    with atomic_open(args.out_predictions, "w", encoding="utf-8", newline="") as handle:
+        table.to_csv(handle, index=False)
+    write_json(args.out_metrics, metrics)
+    log.info(
+        "%s: accuracy %.4f, loss %.4f, ROC-AUC %s on %d images",
+        metrics["strategy"],
+        metrics["accuracy"],
+        metrics["loss"],
+        "n/a" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.4f}",
+        metrics["n"],
+    )
+    return metrics
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--model", type=Path, required=True, help="checkpoint from train.py")
+    parser.add_argument("--data-dir", type=Path, required=True, help="ImageFolder root")
+    parser.add_argument("--out-metrics", type=Path, required=True, help="metrics JSON to write")
+    parser.add_argument("--out-predictions", type=Path, required=True, help="CSV to write")
+    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    parser.add_argument("--num-workers", type=int, default=2, help="loader workers (default: 2)")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument("--threads", type=int, default=0, help="0: from $OMP_NUM_THREADS")
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    evaluate(args)
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser().parse_args())

@@ -1,0 +1,368 @@
+#!/usr/bin/env python
+"""Extract the dataset archive safely, verify every file, and report on data quality.
+
+    python workflow/scripts/prepare_data.py --archive data/raw/hymenoptera_data.zip \\
+        --manifest config/manifests/hymenoptera_data.sha256 \\
+        --out-dir data/hymenoptera_data --report metrics/data_quality.json
+
+The archive is extracted into a temporary folder next to ``--out-dir``; only when the
+layout, the manifest and every image check out is it moved into place, so a failed
+run leaves no half-extracted dataset behind and the previous one untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import stat
+import statistics
+import tarfile
+import tempfile
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from PIL import Image
+from tqdm import tqdm
+
+from tlpipe.dataset import SPLITS, check_layout, is_image_file
+from tlpipe.fileio import PipelineError, run_cli, sha256_bytes, sha256_file, write_json
+
+log = logging.getLogger("prepare_data")
+
+MAX_MEMBER_BYTES = 1 << 30  # 1 GiB: no single image in an image-folder dataset is larger
+MAX_TOTAL_BYTES = 50 << 30  # 50 GiB uncompressed in all
+MAX_COMPRESSION_RATIO = 200  # JPEG/PNG barely compress; zip bombs compress ~1000:1
+JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db")
+MAX_LISTED = 20  # files listed in an error message before "... and N more"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One archive entry, reduced to what the safety checks need."""
+
+    name: str
+    size: int
+    compressed_size: int
+    is_dir: bool
+    is_file: bool
+
+
+def _listing(items: list[str]) -> str:
+    shown = "\n  ".join(items[:MAX_LISTED])
+    more = f"\n  ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+    return "\n  " + shown + more
+
+
+def list_members(archive: Path) -> list[Member]:
+    """List a .zip or tar archive; a damaged or unknown archive is a :class:`PipelineError`."""
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                return [_zip_member(info) for info in zf.infolist()]
+        if tarfile.is_tarfile(archive):
+            with tarfile.open(archive) as tf:
+                return [
+                    Member(t.name, t.size, t.size, t.isdir(), t.isreg()) for t in tf.getmembers()
+                ]
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise _corrupt(archive, err) from None
+    raise _corrupt(archive, "not a zip or tar archive")
+
+
+def _zip_member(info: zipfile.ZipInfo) -> Member:
+    mode = info.external_attr >> 16
+    is_link = stat.S_ISLNK(mode)
+    is_dir = info.is_dir()
+    return Member(
+        info.filename, info.file_size, info.compress_size, is_dir, not (is_dir or is_link)
+    )
+
+
+def _corrupt(archive: Path, reason: object) -> PipelineError:
+    return PipelineError(
+        f"{archive}: corrupt or truncated archive ({reason}); delete it and rerun to download "
+        "it again, or check data.url"
+    )
+
+
+def is_junk(name: str) -> bool:
+    """Metadata folders/files that archivers on macOS and Windows add."""
+    return any(part in JUNK or part.startswith("._") for part in PurePosixPath(name).parts)
+
+
+def check_members(members: list[Member], max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
+    """Reject absolute paths, ``..``, links/devices and absurd sizes, listing every offender."""
+    problems = []
+    total = 0
+    for m in members:
+        path = PurePosixPath(m.name.replace("\\", "/"))
+        if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
+            problems.append(f"{m.name}: absolute path")
+        elif ".." in path.parts:
+            problems.append(f"{m.name}: path escapes the target folder ('..')")
+        elif not (m.is_dir or m.is_file):
+            problems.append(f"{m.name}: link or special file")
+        elif m.size > max_member_bytes:
+            problems.append(f"{m.name}: {m.size:,} bytes uncompressed (limit {max_member_bytes:,})")
+        elif m.compressed_size and m.size / m.compressed_size > MAX_COMPRESSION_RATIO:
+            problems.append(f"{m.name}: compression ratio {m.size / m.compressed_size:.0f}:1")
+        total += m.size
+    if total > MAX_TOTAL_BYTES:
+        problems.append(f"archive expands to {total:,} bytes (limit {MAX_TOTAL_BYTES:,})")
+    if problems:
+        raise PipelineError(
+            "refusing to extract an unsafe archive:"
+            + _listing(problems)
+            + "\n  use an archive of plain files under relative paths"
+        )
+
+
+def extract(archive: Path, target: Path) -> int:
+    """Extract regular files (junk skipped) into ``target``; return the number extracted."""
+    members = list_members(archive)
+    check_members(members)
+    files = [m for m in members if m.is_file and not is_junk(m.name)]
+    try:
+        if zipfile.is_zipfile(archive):
+            with zipfile.ZipFile(archive) as zf:
+                for m in tqdm(files, desc="extract", unit="file", disable=None):
+                    dest = target / m.name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(m.name) as src, open(dest, "wb") as dst:
+                        shutil.copyfileobj(src, dst)
+        else:
+            with tarfile.open(archive) as tf:
+                wanted = {m.name for m in files}
+                chosen = [t for t in tf.getmembers() if t.name in wanted]
+                tf.extractall(target, members=chosen, filter="data")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
+        raise _corrupt(archive, err) from None
+    return len(files)
+
+
+def find_dataset_root(extracted: Path) -> Path:
+    """The folder holding ``train/`` and ``val/``: the top level or its only subfolder."""
+    if all((extracted / s).is_dir() for s in SPLITS):
+        return extracted
+    subdirs = [p for p in extracted.iterdir() if p.is_dir()]
+    if len(subdirs) == 1 and all((subdirs[0] / s).is_dir() for s in SPLITS):
+        return subdirs[0]
+    found = sorted(p.relative_to(extracted).as_posix() for p in extracted.glob("*/"))
+    raise PipelineError(
+        f"archive has no train/ and val/ folders at its top level or in one folder "
+        f"(found: {', '.join(found) or 'nothing'}); expected <name>/{{train,val}}/<class>/<images>"
+    )
+
+
+def read_manifest(path: Path) -> dict[str, str]:
+    """Parse a ``sha256sum``-style manifest: ``<hash>  <relative path>`` per line."""
+    entries = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{path}: manifest not found; fix data.manifest or set it to null"
+        ) from None
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise PipelineError(f"{path}:{number}: expected '<sha256>  <path>', got {line!r}")
+        entries[name.lstrip("*")] = digest.lower()
+    return entries
+
+
+def hash_tree(root: Path) -> dict[str, str]:
+    """sha256 of every file under ``root``, keyed by POSIX relative path."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in tqdm(files, desc="sha256", unit="file", disable=None)
+    }
+
+
+def check_manifest(hashes: dict[str, str], manifest: dict[str, str], manifest_path: Path) -> None:
+    """Every file listed, none missing, every hash equal; otherwise list the differences."""
+    missing = sorted(set(manifest) - set(hashes))
+    extra = sorted(set(hashes) - set(manifest))
+    changed = sorted(n for n in set(manifest) & set(hashes) if manifest[n] != hashes[n])
+    problems = (
+        [f"missing: {n}" for n in missing]
+        + [f"not in manifest: {n}" for n in extra]
+        + [f"sha256 differs: {n}" for n in changed]
+    )
+    if problems:
+        raise PipelineError(
+            f"extracted files do not match the manifest {manifest_path} "
+            f"({len(missing)} missing, {len(extra)} extra, {len(changed)} changed):"
+            + _listing(problems)
+            + "\n  the archive is not the expected dataset; fix data.url, or for another "
+            "dataset set data.manifest to its manifest (or null)"
+        )
+
+
+def inspect_images(root: Path, names: list[str]) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Decode every image fully; return per-file (width, height, mode) and the failures."""
+    info: dict[str, dict[str, Any]] = {}
+    unreadable = []
+    for name in tqdm(names, desc="decode", unit="img", disable=None):
+        try:
+            with Image.open(root / name) as image:
+                image.load()  # verify() misses truncated pixel data; a full decode does not
+                info[name] = {"width": image.width, "height": image.height, "mode": image.mode}
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            unreadable.append(f"{name}: {err}")
+    return info, unreadable
+
+
+def find_duplicates(hashes: dict[str, str]) -> dict[str, list[list[str]]]:
+    """Groups of byte-identical files, within one split and across splits."""
+    groups: defaultdict[str, list[str]] = defaultdict(list)
+    for name, digest in sorted(hashes.items()):
+        groups[digest].append(name)
+    within, across = [], []
+    for names in groups.values():
+        if len(names) > 1:
+            splits = {n.split("/", 1)[0] for n in names}
+            (across if len(splits) > 1 else within).append(names)
+    return {"within_split": within, "across_splits": across}
+
+
+def _stats(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {"min": 0, "median": 0, "mean": 0, "max": 0}
+    return {
+        "min": min(values),
+        "median": statistics.median(values),
+        "mean": round(statistics.fmean(values), 1),
+        "max": max(values),
+    }
+
+
+def quality_report(
+    root: Path, classes: list[str], hashes: dict[str, str], images: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The data-quality summary written to ``metrics/data_quality.json``."""
+    counts: dict[str, dict[str, int]] = {}
+    for split in SPLITS:
+        per_class = Counter(n.split("/")[1] for n in images if n.startswith(split + "/"))
+        counts[split] = {c: per_class.get(c, 0) for c in classes}
+        counts[split]["total"] = sum(per_class.values())
+    skipped = [
+        {
+            "path": n,
+            "reason": f"extension {Path(n).suffix or '(none)'} is not loaded by ImageFolder",
+        }
+        for n in sorted(hashes)
+        if not is_image_file(n)
+    ]
+    return {
+        "classes": classes,
+        "counts": counts,
+        "files_total": len(hashes),
+        "images_used": len(images),
+        "skipped": skipped,
+        "unreadable": [],
+        "image_size": {
+            "width": _stats([i["width"] for i in images.values()]),
+            "height": _stats([i["height"] for i in images.values()]),
+        },
+        "modes": dict(sorted(Counter(i["mode"] for i in images.values()).items())),
+        "duplicates": find_duplicates(hashes),
+        "tree_sha256": sha256_bytes(
+            "".join(f"{h}  {n}\n" for n, h in sorted(hashes.items())).encode()
+        ),
+    }
+
+
+def replace_dir(src: Path, dest: Path) -> None:
+    """Move ``src`` to ``dest``, replacing an older ``dest`` only at the very end."""
+    old = None
+    if dest.exists():
+        old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+        os.replace(dest, old)
+    os.replace(src, dest)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare(archive: Path, out_dir: Path, report: Path, manifest: Path | None) -> dict[str, Any]:
+    """Extract, verify and report; ``out_dir`` appears only when everything checks out."""
+    if not archive.is_file():
+        raise PipelineError(f"{archive}: archive not found; run the download step first")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.extract-", dir=out_dir.parent))
+    try:
+        count = extract(archive, tmp)
+        log.info("extracted %d files from %s", count, archive)
+        root = find_dataset_root(tmp)
+        classes = check_layout(root)
+        hashes = hash_tree(root)
+        if manifest is not None:
+            check_manifest(hashes, read_manifest(manifest), manifest)
+            log.info("all %d files match %s", len(hashes), manifest)
+        image_names = [n for n in sorted(hashes) if is_image_file(n)]
+        images, unreadable = inspect_images(root, image_names)
+        if unreadable:
+            raise PipelineError(
+                f"{len(unreadable)} image(s) in {archive} cannot be decoded:"
+                + _listing(unreadable)
+                + "\n  remove or replace them in the archive"
+            )
+        summary = quality_report(root, classes, hashes, images)
+        summary.update(
+            dataset=out_dir.name,
+            root=out_dir.as_posix(),
+            archive={
+                "path": archive.as_posix(),
+                "sha256": sha256_file(archive),
+                "bytes": archive.stat().st_size,
+            },
+            manifest=manifest.as_posix() if manifest else None,
+        )
+        replace_dir(root, out_dir)
+        write_json(report, summary)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    counts = summary["counts"]
+    log.info(
+        "%s: classes %s; train %d, val %d images; %d skipped; %d duplicate group(s)",
+        out_dir,
+        classes,
+        counts["train"]["total"],
+        counts["val"]["total"],
+        len(summary["skipped"]),
+        sum(len(g) for g in summary["duplicates"].values()),
+    )
+    return summary
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--archive", type=Path, required=True, help="dataset archive (.zip/.tar*)")
+    parser.add_argument("--out-dir", type=Path, required=True, help="where the tree goes")
+    parser.add_argument("--report", type=Path, required=True, help="data-quality JSON to write")
+    parser.add_argument(
+        "--manifest",
+        type=lambda v: None if v.lower() in ("", "none", "null") else Path(v),
+        default=None,
+        help="sha256sum-style manifest of the extracted files (none: no check)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def main(args: argparse.Namespace) -> None:
+    prepare(args.archive, args.out_dir, args.report, args.manifest)
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser().parse_args())

@@ -1,0 +1,83 @@
+"""Validate the pipeline config against workflow/schemas/config.schema.yaml.
+
+Snakemake calls :func:`validate_config` while parsing the workflow, so a bad value
+stops the run before any job starts. We do not use ``snakemake.utils.validate``
+because its message is a multi-line jsonschema dump; users get one line per problem
+naming the key, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from tlpipe.fileio import PipelineError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Load the JSON Schema (YAML) of the config."""
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def apply_defaults(config: Any, schema: dict[str, Any]) -> Any:
+    """Return a copy of ``config`` with every missing key set to its schema default.
+
+    An explicit ``null`` is a value (e.g. ``data.sha256: null`` skips a check), not a
+    missing key, so it is kept.
+    """
+    if isinstance(config, dict) and schema.get("type") == "object":
+        result = dict(config)
+        for key, subschema in schema.get("properties", {}).items():
+            if key in result:
+                result[key] = apply_defaults(result[key], subschema)
+            elif "default" in subschema:
+                result[key] = apply_defaults(copy.deepcopy(subschema["default"]), subschema)
+        return result
+    return config
+
+
+def _key_path(error: jsonschema.ValidationError) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "<top level>"
+
+
+def _allowed(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties":
+        return "allowed keys: " + ", ".join(sorted(schema.get("properties", {})))
+    return " ".join(schema.get("description", "").split())
+
+
+def format_errors(errors: list[jsonschema.ValidationError]) -> str:
+    """One line per error: ``key: problem (what is allowed)``."""
+    lines = []
+    for error in sorted(errors, key=lambda e: list(map(str, e.absolute_path))):
+        allowed = _allowed(error)
+        lines.append(
+            f"  {_key_path(error)}: {error.message}" + (f" ({allowed})" if allowed else "")
+        )
+    return "\n".join(lines)
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Fill in defaults and validate; raise :class:`PipelineError` listing every problem."""
+    schema = load_schema() if schema is None else schema
+    filled = apply_defaults(config or {}, schema)
+    validator = jsonschema.Draft7Validator(schema)
+    errors = list(validator.iter_errors(filled))
+    if errors:
+        raise PipelineError("invalid config:\n" + format_errors(errors))
+    data = filled["data"]
+    if data["resize_size"] < data["crop_size"]:
+        raise PipelineError(
+            f"invalid config:\n  data.resize_size: {data['resize_size']} is smaller than "
+            f"data.crop_size {data['crop_size']} (resize_size must be >= crop_size)"
+        )
+    return filled

@@ -1,0 +1,194 @@
+"""ImageFolder-style datasets: layout checks, transforms and data loaders.
+
+The layout is torchvision's ImageFolder: ``<root>/{train,val}/<class>/<image>``. Class
+names are the sorted folder names, so the class index order is the same everywhere
+(training, evaluation, reports). Files whose extension ImageFolder does not load
+(e.g. ``imageNotFound.gif`` in hymenoptera) are skipped, exactly as ImageFolder does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.transforms import v2
+
+from tlpipe.fileio import PipelineError, sha256_file
+
+SPLITS = ("train", "val")
+# ImageNet channel statistics: the pretrained weights expect inputs normalised this way.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+Sample = tuple[str, int]
+
+
+def is_image_file(path: str | Path) -> bool:
+    """True when ImageFolder would load this file (by extension, case-insensitive)."""
+    return str(path).lower().endswith(IMG_EXTENSIONS)
+
+
+def class_names(split_dir: Path) -> list[str]:
+    """Sorted class folder names of one split (hidden folders ignored)."""
+    return sorted(
+        e.name for e in os.scandir(split_dir) if e.is_dir() and not e.name.startswith(".")
+    )
+
+
+def check_layout(root: str | Path) -> list[str]:
+    """Check ``root`` is a usable ImageFolder tree; return the class names.
+
+    Both splits must exist, hold the same two or more class folders, and every class
+    folder must hold at least one loadable image.
+    """
+    root = Path(root)
+    problems: list[str] = []
+    classes_per_split: dict[str, list[str]] = {}
+    for split in SPLITS:
+        split_dir = root / split
+        if not split_dir.is_dir():
+            problems.append(
+                f"{split_dir}: missing folder (expected {root}/{split}/<class>/<images>)"
+            )
+            continue
+        classes_per_split[split] = class_names(split_dir)
+    if len(classes_per_split) == len(SPLITS):
+        train, val = (set(classes_per_split[s]) for s in SPLITS)
+        for split, only in (("train", train - val), ("val", val - train)):
+            other = "val" if split == "train" else "train"
+            problems += [
+                f"{root / split / c}: class folder has no counterpart in {other}/"
+                for c in sorted(only)
+            ]
+        if len(train | val) < 2:
+            problems.append(f"{root}: found {len(train | val)} class folder(s); need at least 2")
+        for split in SPLITS:
+            for name in classes_per_split[split]:
+                folder = root / split / name
+                if not any(is_image_file(p) for p in folder.rglob("*") if p.is_file()):
+                    problems.append(f"{folder}: no images ({', '.join(IMG_EXTENSIONS)})")
+    if problems:
+        raise PipelineError("dataset layout is not usable:\n  " + "\n  ".join(problems))
+    return classes_per_split["train"]
+
+
+def list_samples(split_dir: str | Path, classes: Sequence[str]) -> list[Sample]:
+    """(path, class index) for every loadable image of a split, in a stable order."""
+    samples = []
+    for index, name in enumerate(classes):
+        folder = Path(split_dir) / name
+        for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+            dirnames.sort()
+            samples += [
+                (os.path.join(dirpath, f), index) for f in sorted(filenames) if is_image_file(f)
+            ]
+    return samples
+
+
+def tree_sha256(root: str | Path) -> str:
+    """Hash of a directory tree: sha256 over sorted ``<sha256>  <relative path>`` lines.
+
+    Equal to the sha256 of the manifest file ``sha256sum`` would write for the tree.
+    """
+    root = Path(root)
+    lines = [
+        f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n"
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    ]
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+def train_transform(crop_size: int) -> v2.Compose:
+    """The tutorial's training augmentation: RandomResizedCrop + horizontal flip."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.RandomResizedCrop(crop_size, antialias=True),
+            v2.RandomHorizontalFlip(),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def eval_transform(crop_size: int, resize_size: int) -> v2.Compose:
+    """The tutorial's validation transform: Resize(shorter side) + CenterCrop."""
+    return v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(resize_size, antialias=True),
+            v2.CenterCrop(crop_size),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def load_rgb(path: str) -> Image.Image:
+    """Decode an image as RGB (greyscale, palette and RGBA images are converted)."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError) as err:
+        raise PipelineError(
+            f"{path}: cannot decode image ({err}); remove or replace the file"
+        ) from None
+
+
+class ImageListDataset(Dataset):
+    """Images given as (path, label) pairs, decoded to RGB and transformed."""
+
+    def __init__(self, samples: Sequence[Sample], transform: Callable):
+        self.samples = list(samples)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        path, label = self.samples[index]
+        return self.transform(load_rgb(path)), label
+
+
+def seed_worker(worker_id: int) -> None:
+    """Seed numpy and ``random`` in a loader worker from its torch seed.
+
+    torch seeds each worker from the loader's generator; numpy and ``random`` would
+    otherwise be copies of the parent's state in every worker.
+    """
+    seed = torch.initial_seed() % 2**32
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+def make_loader(
+    dataset: Dataset,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    num_workers: int,
+    seed: int,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader whose shuffling and worker seeds depend only on ``seed``."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        num_workers=num_workers,
+        worker_init_fn=seed_worker,
+        generator=generator,
+        pin_memory=pin_memory,
+        persistent_workers=False,
+    )

@@ -1,0 +1,124 @@
+"""File helpers: atomic writes, hashing, JSON, logging and the CLI error contract."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 20
+
+
+class PipelineError(Exception):
+    """A problem with the user's input that the user can fix.
+
+    The message must name the offending file or setting and say how to fix it; the CLI
+    wrapper prints it as a single line without a traceback and exits with status 1.
+    """
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr (Snakemake's ``log:`` and DVC capture it) with timestamps."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
+def run_cli(main: Callable[[Any], None], args: Any) -> None:
+    """Run ``main(args)`` and turn a :class:`PipelineError` into one clear line + exit 1."""
+    setup_logging(getattr(args, "verbose", False))
+    try:
+        main(args)
+    except PipelineError as err:
+        logging.getLogger("tlpipe").error("%s", err)
+        sys.exit(1)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; move it into place only on success.
+
+    The temporary file lives in the same directory so the final ``os.replace`` is an
+    atomic rename: readers see the old file or the complete new one, never a partial
+    one, and a crash leaves nothing at ``path``.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike[str], mode: str = "w", **kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file for writing that atomically replaces ``path`` on success."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_json(path: str | os.PathLike[str], data: Any) -> None:
+    """Write ``data`` as indented, key-sorted JSON atomically (stable diffs for DVC/git)."""
+    with atomic_open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2, sort_keys=True, allow_nan=False)
+        handle.write("\n")
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file, with a clear error when it is missing or corrupt."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found; run the step that produces it") from None
+    except json.JSONDecodeError as err:
+        raise PipelineError(f"{path}: not valid JSON ({err}); delete it and rerun") from None
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    """Return the hex sha256 of ``data``."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def verify_sha256(path: str | os.PathLike[str], expected: str | None, what: str) -> str:
+    """Check a file's sha256 against ``expected`` (skipped when None); return the hash.
+
+    ``what`` names the config key to change, so the message says how to fix it.
+    """
+    actual = sha256_file(path)
+    if expected is not None and actual != expected.lower():
+        size = os.path.getsize(path)
+        raise PipelineError(
+            f"{path}: sha256 mismatch: expected {expected}, got {actual} ({size:,} bytes). "
+            f"The file is corrupt or not the one configured; delete it to download it again, "
+            f"or set {what} to the right hash (null skips the check)."
+        )
+    return actual

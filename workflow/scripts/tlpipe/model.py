@@ -1,0 +1,155 @@
+"""Model building for both strategies, pretrained weights and checkpoint I/O."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torchvision
+from torch import nn
+
+from tlpipe.fileio import PipelineError, atomic_path, verify_sha256
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = ("finetune", "feature_extract")
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an exception message (torch's can run to a page)."""
+    return (str(err).strip().splitlines() or [""])[0][:300]
+
+
+def select_device(name: str) -> torch.device:
+    """Resolve ``auto`` to cuda, then mps, then cpu; check an explicit choice exists."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available.get(name, False):
+        raise PipelineError(f"train.device={name!r} is not available here; use auto or cpu")
+    return torch.device(name)
+
+
+def load_state_dict_file(path: str | os.PathLike[str], sha256: str | None) -> dict[str, Any]:
+    """Verify and load a state-dict file (tensors only: ``weights_only=True``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError(
+            f"{path}: weights file not found; set model.weights to IMAGENET1K_V1, none "
+            "or the path of an existing state-dict file"
+        )
+    verify_sha256(path, sha256, "model.weights_sha256")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file
+        raise PipelineError(
+            f"{path}: not a readable PyTorch state dict ({type(err).__name__}: {first_line(err)}); "
+            "download it again or point model.weights at a good file"
+        ) from None
+    if isinstance(state, dict) and "state_dict" in state:  # a full checkpoint
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise PipelineError(f"{path}: does not hold a state dict of tensors")
+    return state
+
+
+def build_model(
+    arch: str,
+    num_classes: int,
+    weights_path: str | os.PathLike[str] | None = None,
+    weights_sha256: str | None = None,
+) -> nn.Module:
+    """A torchvision ResNet with pretrained (or random) weights and a new ``fc`` layer.
+
+    The pretrained state dict must fit ``arch`` exactly (strict loading); the new fc
+    has ``num_classes`` outputs and PyTorch's default initialisation.
+    """
+    model = torchvision.models.get_model(arch, weights=None)
+    if weights_path is not None:
+        state = load_state_dict_file(weights_path, weights_sha256)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as err:
+            first_lines = " ".join(str(err).splitlines()[:3])
+            raise PipelineError(
+                f"{weights_path}: weights do not fit model.arch={arch} ({first_lines[:300]}); "
+                "use the weights file for this architecture"
+            ) from None
+        log.info("loaded pretrained weights from %s", weights_path)
+    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    return model
+
+
+def configure_strategy(model: nn.Module, strategy: str) -> list[nn.Parameter]:
+    """Set ``requires_grad`` for a strategy and return the parameters to optimise.
+
+    ``finetune`` trains every parameter; ``feature_extract`` only the new ``fc``.
+    """
+    if strategy not in STRATEGIES:
+        raise PipelineError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
+    train_backbone = strategy == "finetune"
+    for param in model.parameters():
+        param.requires_grad = train_backbone
+    for param in model.fc.parameters():
+        param.requires_grad = True
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def set_train_mode(model: nn.Module, strategy: str) -> None:
+    """Put the model in training mode for a strategy.
+
+    For ``feature_extract`` the backbone stays in eval mode, so its BatchNorm layers
+    use and keep the pretrained running statistics. (The PyTorch tutorial calls
+    ``model.train()`` and lets them drift towards the small training set, so the
+    "frozen" features change during training.) Freezing them makes the backbone a
+    fixed function of the input, which is what "feature extraction" means.
+    """
+    if strategy == "feature_extract":
+        model.eval()
+        model.fc.train()
+    else:
+        model.train()
+
+
+def count_parameters(model: nn.Module) -> dict[str, int]:
+    """Total and trainable parameter counts."""
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {"total": total, "trainable": trainable}
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """``torch.save`` to a temporary file, then rename: never a half-written checkpoint."""
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` (plain types and tensors)."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: checkpoint not found; run training first") from None
+    except Exception as err:
+        raise PipelineError(
+            f"{path}: unreadable checkpoint ({type(err).__name__}: {first_line(err)}); "
+            "delete it and retrain"
+        ) from None
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
+    """Rebuild the trained model stored in a best-model checkpoint."""
+    model = build_model(checkpoint["arch"], len(checkpoint["class_names"]))
+    model.load_state_dict(checkpoint["state_dict"])
+    return model

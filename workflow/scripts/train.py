@@ -1,0 +1,345 @@
+#!/usr/bin/env python
+"""Train one transfer-learning strategy and keep the best-validation-accuracy checkpoint.
+
+    python workflow/scripts/train.py --data-dir data/hymenoptera_data --strategy finetune \\
+        --weights data/weights/resnet18-IMAGENET1K_V1.pth --weights-sha256 f37072fd... \\
+        --out-model models/finetune/model.pt --out-metrics metrics/finetune/train.json
+
+Defaults are the PyTorch transfer-learning tutorial's (SGD lr 0.001, momentum 0.9,
+StepLR step 7 gamma 0.1, batch 4, 25 epochs). After every epoch a resumable state
+(model, optimiser, scheduler, history) is written atomically to ``--resume-dir``, which
+is not a declared output, so a killed job (time limit, preemption, SIGKILL) resumes
+after its last completed epoch when rerun with the same settings. The state is
+deleted once the final outputs are written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from tlpipe import provenance
+from tlpipe.dataset import (
+    ImageListDataset,
+    check_layout,
+    eval_transform,
+    list_samples,
+    make_loader,
+    train_transform,
+    tree_sha256,
+)
+from tlpipe.engine import (
+    epoch_seed,
+    make_deterministic,
+    predict,
+    resolve_threads,
+    summarize,
+    train_one_epoch,
+)
+from tlpipe.fileio import PipelineError, run_cli, sha256_file, write_json
+from tlpipe.model import (
+    STRATEGIES,
+    build_model,
+    configure_strategy,
+    count_parameters,
+    load_checkpoint,
+    save_checkpoint,
+    select_device,
+    set_train_mode,
+)
+
+log = logging.getLogger("train")
+
+# Settings that define what is learned: a change invalidates a resumable state.
+TRAINING_KEYS = (
+    "data_dir",
+    "strategy",
+    "arch",
+    "weights",
+    "weights_sha256",
+    "epochs",
+    "batch_size",
+    "lr",
+    "momentum",
+    "step_size",
+    "gamma",
+    "seed",
+    "crop_size",
+    "resize_size",
+)
+
+
+def optional(value: str) -> str | None:
+    """``none``/``null``/empty → None (DVC renders a YAML null as ``None``)."""
+    return None if value.lower() in ("", "none", "null") else value
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return number
+
+
+def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--data-dir", required=True, help="ImageFolder root holding train/ and val/")
+    add("--strategy", required=True, choices=STRATEGIES, help="what to train")
+    add("--arch", default="resnet18", help="torchvision ResNet (default: resnet18)")
+    add(
+        "--weights",
+        type=optional,
+        default=None,
+        help="pretrained state-dict file, or none for random initialisation (default: none)",
+    )
+    add(
+        "--weights-sha256",
+        type=optional,
+        default=None,
+        help="expected sha256 of --weights, checked on every use (none: no check)",
+    )
+    add("--epochs", type=int, default=25, help="training epochs (default: 25)")
+    add("--batch-size", type=int, default=4, help="mini-batch size (default: 4)")
+    add("--lr", type=positive_float, default=0.001, help="SGD learning rate (default: 0.001)")
+    add("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
+    add("--step-size", type=int, default=7, help="StepLR step in epochs (default: 7)")
+    add("--gamma", type=positive_float, default=0.1, help="StepLR factor (default: 0.1)")
+    add("--seed", type=int, default=42, help="random seed (default: 42)")
+    add("--crop-size", type=int, default=224, help="network input side (default: 224)")
+    add("--resize-size", type=int, default=256, help="val resize before crop (default: 256)")
+    add(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="auto: cuda, then mps, then cpu (default: auto)",
+    )
+    add("--num-workers", type=int, default=2, help="DataLoader workers (default: 2)")
+    add(
+        "--threads",
+        type=int,
+        default=0,
+        help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs",
+    )
+    add("--out-model", type=Path, required=True, help="best checkpoint to write (.pt)")
+    add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
+    add(
+        "--resume-dir",
+        type=Path,
+        default=None,
+        help="where the per-epoch resumable state lives (default: checkpoints/<strategy>)",
+    )
+    add("--verbose", action="store_true", help="debug logging")
+    return parser
+
+
+def training_config(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings that determine the trained model (stored in outputs, hashed for resume)."""
+    return {key: getattr(args, key) for key in TRAINING_KEYS}
+
+
+def load_resume_state(path: Path, config_sha: str) -> dict[str, Any] | None:
+    """The resumable state at ``path`` if it was written with the same settings."""
+    if not path.exists():
+        return None
+    state = load_checkpoint(path)
+    if state.get("config_sha256") != config_sha:
+        log.warning("ignoring %s: it was written with other settings; starting over", path)
+        return None
+    log.info("resuming from %s after epoch %d", path, state["epoch"])
+    return state
+
+
+def format_eta(seconds: float) -> str:
+    """Seconds as ``12m05s``."""
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one strategy; write the best checkpoint and the metrics JSON."""
+    start_time = time.perf_counter()
+    config = training_config(args)
+    config_sha = provenance.config_hash(config)
+    threads = resolve_threads(args.threads)
+    torch.set_num_threads(threads)
+    make_deterministic(args.seed)
+    device = select_device(args.device)
+
+    data_dir = Path(args.data_dir)
+    classes = check_layout(data_dir)
+    train_samples = list_samples(data_dir / "train", classes)
+    val_samples = list_samples(data_dir / "val", classes)
+    train_set = ImageListDataset(train_samples, train_transform(args.crop_size))
+    val_set = ImageListDataset(val_samples, eval_transform(args.crop_size, args.resize_size))
+    pin = device.type == "cuda"
+    val_loader = make_loader(
+        val_set,
+        args.batch_size,
+        shuffle=False,
+        num_workers=args.num_workers,
+        seed=args.seed,
+        pin_memory=pin,
+    )
+
+    model = build_model(args.arch, len(classes), args.weights, args.weights_sha256)
+    params = configure_strategy(model, args.strategy)
+    model.to(device)
+    optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)
+    scheduler = torch.optim.lr_scheduler.StepLR(
+        optimizer, step_size=args.step_size, gamma=args.gamma
+    )
+    criterion = nn.CrossEntropyLoss()
+
+    resume_dir = args.resume_dir or Path("checkpoints") / args.strategy
+    last_path, best_path = resume_dir / "last.pt", resume_dir / "best.pt"
+    history: list[dict[str, Any]] = []
+    best_epoch, best_val_acc = 0, -1.0
+    state = load_resume_state(last_path, config_sha)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, best_epoch, best_val_acc = (
+            state["history"],
+            state["best_epoch"],
+            state["best_val_acc"],
+        )
+
+    counts = count_parameters(model)
+    log.info(
+        "%s: %s on %s (%d threads), %d classes, %d train / %d val images, "
+        "%s of %s parameters trainable",
+        args.strategy,
+        args.arch,
+        device,
+        threads,
+        len(classes),
+        len(train_samples),
+        len(val_samples),
+        f"{counts['trainable']:,}",
+        f"{counts['total']:,}",
+    )
+    for epoch in range(len(history) + 1, args.epochs + 1):
+        tick = time.perf_counter()
+        seed = epoch_seed(args.seed, epoch)
+        torch.manual_seed(seed)  # augmentation draws when num_workers == 0
+        train_loader = make_loader(
+            train_set,
+            args.batch_size,
+            shuffle=True,
+            num_workers=args.num_workers,
+            seed=seed,
+            pin_memory=pin,
+        )
+        lr = optimizer.param_groups[0]["lr"]
+        set_train_mode(model, args.strategy)
+        train_result = train_one_epoch(
+            model, train_loader, criterion, optimizer, device, desc=f"epoch {epoch}"
+        )
+        val_result = summarize(*predict(model, val_loader, device))
+        scheduler.step()
+        seconds = time.perf_counter() - tick
+        history.append(
+            {
+                "epoch": epoch,
+                "lr": lr,
+                "seconds": round(seconds, 3),
+                "train_loss": train_result.loss,
+                "train_acc": train_result.accuracy,
+                "val_loss": val_result.loss,
+                "val_acc": val_result.accuracy,
+            }
+        )
+        if val_result.accuracy > best_val_acc:  # strictly better, as in the tutorial
+            best_epoch, best_val_acc = epoch, val_result.accuracy
+            save_checkpoint(best_path, {"state_dict": model.state_dict(), "epoch": epoch})
+        save_checkpoint(
+            last_path,
+            {
+                "config_sha256": config_sha,
+                "epoch": epoch,
+                "history": history,
+                "best_epoch": best_epoch,
+                "best_val_acc": best_val_acc,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+            },
+        )
+        mean_seconds = sum(h["seconds"] for h in history) / len(history)
+        log.info(
+            "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %.1fs  ETA %s",
+            epoch,
+            args.epochs,
+            train_result.loss,
+            train_result.accuracy,
+            val_result.loss,
+            val_result.accuracy,
+            lr,
+            seconds,
+            format_eta(mean_seconds * (args.epochs - epoch)),
+        )
+
+    best_state = load_checkpoint(best_path)["state_dict"]
+    weights_sha = sha256_file(args.weights) if args.weights else None
+    prov = provenance.collect(
+        device=str(device),
+        threads=threads,
+        seed=args.seed,
+        config_sha256=config_sha,
+        dataset_sha256=tree_sha256(data_dir),
+        weights_sha256=weights_sha,
+    )
+    save_checkpoint(
+        args.out_model,
+        {
+            "state_dict": best_state,
+            "arch": args.arch,
+            "strategy": args.strategy,
+            "class_names": classes,
+            "epoch": best_epoch,
+            "val_acc": best_val_acc,
+            "config": config,
+            "provenance": prov,
+            "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
+        },
+    )
+    metrics = {
+        "strategy": args.strategy,
+        "class_names": classes,
+        "history": history,
+        "best_epoch": best_epoch,
+        "best_val_acc": best_val_acc,
+        "final_val_acc": history[-1]["val_acc"],
+        "total_seconds": round(sum(h["seconds"] for h in history), 3),
+        "wall_seconds": round(time.perf_counter() - start_time, 3),
+        "n_train": len(train_samples),
+        "n_val": len(val_samples),
+        "parameters": counts,
+        "config": config,
+        "provenance": prov,
+    }
+    write_json(args.out_metrics, metrics)
+    for path in (last_path, best_path):  # the outputs are complete: no resume needed
+        path.unlink(missing_ok=True)
+    log.info("best val acc %.4f at epoch %d -> %s", best_val_acc, best_epoch, args.out_model)
+    return metrics
+
+
+def main(args: argparse.Namespace) -> None:
+    if args.epochs < 1 or args.batch_size < 1 or args.step_size < 1:
+        raise PipelineError("--epochs, --batch-size and --step-size must be >= 1")
+    train(args)
+
+
+if __name__ == "__main__":
+    run_cli(main, get_args_parser().parse_args())
