@@ -4,7 +4,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= 4
 
-.PHONY: run test lint format dvc-run clean-outputs
+.PHONY: run test lint format docs
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,3 +27,7 @@ lint: $(VENV)/.installed
 ## format: apply ruff format and snakefmt
 format: $(VENV)/.installed
 	ruff check --fix . && ruff format . && snakefmt .
+
+## docs: regenerate the README's config table from the schema
+docs: $(VENV)/.installed
+	python workflow/scripts/config_docs.py README.md

@@ -106,3 +106,14 @@ def write_config(project: Path, config: dict, name: str = "test-config.yaml") ->
 def snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real snakemake in a project copy."""
     return run(["snakemake", *args], cwd=project, check=check)
+
+
+def planned_jobs(project: Path, *args: str) -> dict[str, int]:
+    """Rule name -> number of jobs `snakemake -n` would run (empty when up to date)."""
+    result = snakemake(project, "-n", "--quiet", "rules", *args)
+    jobs = {}
+    for line in result.stdout.splitlines():
+        words = line.split()
+        if len(words) == 2 and words[1].isdigit() and words[0] != "total":
+            jobs[words[0]] = int(words[1])
+    return jobs

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 import torch
-from conftest import copy_project, snakemake, tiny_config, write_config
+from conftest import copy_project, planned_jobs, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -90,7 +90,9 @@ def test_report_and_summary(finished_run):
     summary = pd.read_csv(project / "metrics/summary.csv")
     assert list(summary.strategy) == ["finetune", "feature_extract"]
     for row in summary.itertuples():
-        assert row.best_val_acc == read(project, f"metrics/{row.strategy}/train.json")["best_val_acc"]
+        assert (
+            row.best_val_acc == read(project, f"metrics/{row.strategy}/train.json")["best_val_acc"]
+        )
     html = (project / "reports/comparison.html").read_text()
     assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
     assert html.count("data:image/png;base64,") >= 2
@@ -109,8 +111,6 @@ def test_changing_lr_retrains_both_strategies_only(finished_run):
     project = finished_run["project"]
     config = finished_run["config"]
     changed = write_config(project, {**config, "train": {**config["train"], "lr": 0.01}}, "lr.yaml")
-    result = snakemake(project, "-n", "--quiet", "rules", "--configfile", changed.name)
-    jobs = dict(line.split()[:2] for line in result.stdout.splitlines()
-                if line.strip() and line.split()[-1].isdigit() and len(line.split()) == 2)  # fmt: skip
-    assert jobs.get("train") == "2" and jobs.get("evaluate") == "2"
+    jobs = planned_jobs(project, "--configfile", changed.name)
+    assert jobs.get("train") == 2 and jobs.get("evaluate") == 2
     assert "prepare_data" not in jobs and "download_data" not in jobs

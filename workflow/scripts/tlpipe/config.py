@@ -81,3 +81,38 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
             f"data.crop_size {data['crop_size']} (resize_size must be >= crop_size)"
         )
     return filled
+
+
+def schema_leaves(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """(dotted key, subschema) of every leaf key, in schema order."""
+    leaves = []
+    for key, sub in schema.get("properties", {}).items():
+        if sub.get("type") == "object":
+            leaves += schema_leaves(sub, f"{prefix}{key}.")
+        else:
+            leaves.append((f"{prefix}{key}", sub))
+    return leaves
+
+
+def _allowed_values(sub: dict[str, Any]) -> str:
+    if "enum" in sub:
+        return ", ".join(f"`{v}`" for v in sub["enum"])
+    if "items" in sub and "enum" in sub["items"]:
+        return "list of " + ", ".join(f"`{v}`" for v in sub["items"]["enum"])
+    kinds = sub.get("type")
+    kinds = " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
+    symbols = {"exclusiveMinimum": ">", "minimum": ">=", "maximum": "<="}
+    bounds = [f"{symbol} {sub[name]}" for name, symbol in symbols.items() if name in sub]
+    return kinds + (f" ({', '.join(bounds)})" if bounds else "")
+
+
+def markdown_table(schema: dict[str, Any] | None = None) -> str:
+    """The README's table of config keys, generated from the schema."""
+    schema = load_schema() if schema is None else schema
+    rows = ["| key | default | allowed | description |", "|---|---|---|---|"]
+    for key, sub in schema_leaves(schema):
+        default = yaml.safe_dump(sub.get("default"), default_flow_style=True).strip()
+        default = default.removesuffix("...").strip()
+        description = " ".join(sub.get("description", "").split()).replace("|", "\\|")
+        rows.append(f"| `{key}` | `{default}` | {_allowed_values(sub)} | {description} |")
+    return "\n".join(rows) + "\n"

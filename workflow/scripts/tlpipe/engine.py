@@ -95,5 +95,5 @@ def predict(
 def summarize(logits: torch.Tensor, labels: torch.Tensor) -> EpochResult:
     """Mean cross-entropy and accuracy of a set of predictions."""
     loss = nn.functional.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(1) == labels).float().mean().item()
-    return EpochResult(loss, accuracy, int(labels.numel()))
+    correct = int((logits.argmax(1) == labels).sum().item())
+    return EpochResult(loss, correct / max(labels.numel(), 1), int(labels.numel()))

@@ -1,0 +1,96 @@
+"""Config schema: defaults, documentation, and errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from conftest import REPO, snakemake, write_config
+
+from tlpipe.config import apply_defaults, load_schema, markdown_table, schema_leaves, validate_config
+from tlpipe.fileio import PipelineError
+
+
+def test_every_key_has_description_and_default():
+    leaves = list(schema_leaves(load_schema()))
+    assert len(leaves) >= 20
+    for key, sub in leaves:
+        assert sub.get("description"), key
+        assert "default" in sub, key
+
+
+def test_committed_config_equals_schema_defaults():
+    """config/config.yaml spells out every default, so users see every knob in one file."""
+    committed = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    assert committed == apply_defaults({}, load_schema())
+    assert validate_config(committed) == committed
+
+
+def test_defaults_are_the_tutorial_settings():
+    config = validate_config({})
+    assert config["train"] == {
+        "epochs": 25, "batch_size": 4, "lr": 0.001, "momentum": 0.9, "step_size": 7,
+        "gamma": 0.1, "seed": 42, "device": "auto", "num_workers": 2,
+    }  # fmt: skip
+    assert config["strategies"] == ["finetune", "feature_extract"]
+    assert config["data"]["sha256"].startswith("fbc41b31")
+    assert config["model"]["weights_sha256"].startswith("f37072fd")
+
+
+def test_explicit_null_is_kept_and_partial_sections_are_filled():
+    config = validate_config({"data": {"sha256": None}, "train": {"epochs": 3}})
+    assert config["data"]["sha256"] is None
+    assert config["data"]["name"] == "hymenoptera_data"
+    assert config["train"]["epochs"] == 3 and config["train"]["lr"] == 0.001
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ({"train": {"lr": -0.1}}, "train.lr: -0.1 is less than or equal to the minimum of 0"),
+        ({"train": {"lr": 0}}, "train.lr: 0 is less than or equal to the minimum of 0"),
+        (
+            {"strategies": ["finetune", "linear_probe"]},
+            "strategies.1: 'linear_probe' is not one of",
+        ),
+        ({"train": {"epochs": "ten"}}, "train.epochs: 'ten' is not of type 'integer'"),
+        ({"train": {"epochs": 2.5}}, "train.epochs: 2.5 is not of type 'integer'"),
+        ({"train": {"learning_rate": 0.1}}, "train: Additional properties are not allowed"),
+        ({"trian": {}}, "<top level>: Additional properties are not allowed ('trian'"),
+        ({"data": {"sha256": "abc"}}, "data.sha256: 'abc' does not match"),
+        ({"model": {"arch": "vgg16"}}, "model.arch: 'vgg16' is not one of"),
+        ({"train": {"momentum": 1.5}}, "train.momentum: 1.5 is greater than the maximum of 1"),
+        ({"train": {"device": "tpu"}}, "train.device: 'tpu' is not one of"),
+        ({"strategies": []}, "strategies: [] should be non-empty"),
+        ({"data": {"crop_size": 224, "resize_size": 200}}, "data.resize_size: 200 is smaller"),
+    ],
+)
+def test_bad_values_name_the_key(config, expected):
+    with pytest.raises(PipelineError) as excinfo:
+        validate_config(config)
+    assert expected in str(excinfo.value)
+
+
+def test_unknown_key_lists_allowed_keys():
+    with pytest.raises(PipelineError, match=r"allowed keys: .*batch_size.*epochs.*lr"):
+        validate_config({"train": {"learning_rate": 0.1}})
+
+
+@pytest.mark.workflow
+def test_snakemake_stops_before_any_job_on_bad_config(project):
+    configfile = write_config(project, {"train": {"lr": -1}, "strategies": ["finetune", "x"]})
+    result = snakemake(project, "-n", "--configfile", configfile.name, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "invalid config" in output
+    assert "train.lr: -1" in output and "strategies.1: 'x' is not one of" in output
+    assert "Traceback" not in output
+    assert not (project / "data" / "raw").exists() and not (project / "logs").exists()
+
+
+def test_readme_config_table_is_current():
+    """The README's config table is generated from the schema (make docs updates it)."""
+    readme = (REPO / "README.md").read_text()
+    start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
+    assert start in readme and end in readme
+    block = readme.split(start, 1)[1].split(end, 1)[0]
+    assert block == markdown_table(), "README config table is stale: run `make docs`"
