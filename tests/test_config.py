@@ -6,7 +6,13 @@ import pytest
 import yaml
 from conftest import REPO, snakemake, write_config
 
-from tlpipe.config import apply_defaults, load_schema, markdown_table, schema_leaves, validate_config
+from tlpipe.config import (
+    apply_defaults,
+    load_schema,
+    markdown_table,
+    schema_leaves,
+    validate_config,
+)
 from tlpipe.fileio import PipelineError
 
 
