@@ -4,7 +4,7 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= 4
 
-.PHONY: run test lint format docs
+.PHONY: run test lint format docs dvc-record snakemake-record
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,15 @@ format: $(VENV)/.installed
 ## docs: regenerate the README's config table from the schema
 docs: $(VENV)/.installed
 	python workflow/scripts/config_docs.py README.md
+
+## dvc-record: after `snakemake`, record its outputs in dvc.lock without rerunning anything
+dvc-record:
+	@snakemake -n 2>&1 | grep -q "Nothing to be done" || \
+	  { echo "snakemake -n still has jobs to run: finish the run first" >&2; exit 1; }
+	dvc commit --force --no-relink
+
+## snakemake-record: after `dvc repro` or `dvc pull`, refresh Snakemake's records (mtimes, params)
+snakemake-record:
+	@dvc status --quiet || \
+	  { echo "dvc status: outputs are not up to date; run dvc repro or dvc pull first" >&2; exit 1; }
+	snakemake --touch --forceall --cores 1 --quiet

@@ -16,7 +16,10 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
 SHARED_ZIP_SHA256 = "c88c5b323050fb1e4e7dd286594da0e5d76e453d44b37a5c27b7b6daa74662dc"
 # What the workflow needs to run: copied into a temporary folder per test, like a clone.
-PROJECT_FILES = ("Snakefile", "workflow", "config", "dvc.yaml", ".dvcignore", "profiles")
+PROJECT_FILES = (
+    "Snakefile", "workflow", "config", "dvc.yaml", ".dvcignore", ".dvc", ".gitignore", "Makefile",
+    "profiles", "slurm",
+)  # fmt: skip
 
 
 def venv_env() -> dict[str, str]:
@@ -83,8 +86,11 @@ def copy_project(root: Path) -> Path:
     root.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        if source.is_symlink():  # e.g. the `slurm` profile link: keep it a link
+            os.symlink(os.readlink(source), root / name)
+        elif source.is_dir():
+            skip = shutil.ignore_patterns("__pycache__", "tmp", "cache", "config.local")
+            shutil.copytree(source, root / name, ignore=skip)
         elif source.exists():
             shutil.copy2(source, root / name)
     return root

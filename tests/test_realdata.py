@@ -22,7 +22,7 @@ def test_prepare_real_dataset(project):
         "train": {"epochs": 1},
     }
     configfile = write_config(project, config)
-    snakemake(project, "--cores", "2", "--configfile", configfile.name, "metrics/data_quality.json")
+    snakemake(project, "metrics/data_quality.json", "--cores", "2", "--configfile", configfile.name)
     quality = json.loads((project / "metrics/data_quality.json").read_text())
     assert quality["classes"] == ["ants", "bees"]
     assert quality["files_total"] == 398

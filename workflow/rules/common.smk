@@ -29,30 +29,24 @@ STRATEGIES = config["strategies"]
 
 ARCHIVE = f"data/raw/{source_filename(DATA['url'])}"
 DATA_DIR = f"data/{DATA['name']}"
-PRETRAINED = f"data/weights/{source_filename(MODEL['weights_url'])}"
+# Named after the architecture (not the URL) so dvc.yaml can name the same file.
+PRETRAINED = f"data/weights/{MODEL['arch']}-IMAGENET1K_V1.pth"
 # Code each step runs: a change reruns the step (as a dependency in dvc.yaml does).
 LIBRARY = sorted(str(p) for p in Path("workflow/scripts/tlpipe").glob("*.py"))
+REPORT_TEMPLATES = sorted(str(p) for p in Path("workflow/report").glob("*.j2"))
 
 
 def as_arg(value):
-    """A config value as a command-line word; null becomes `none`."""
-    return "none" if value is None else value
-
-
-def weights_file():
-    """The state-dict file training starts from, or None for random initialisation."""
-    weights = MODEL["weights"]
-    if weights == "none":
-        return None
-    if weights == "IMAGENET1K_V1":
-        return PRETRAINED
-    return weights
+    """A config value as a command-line word, rendered as DVC renders it (null: None)."""
+    return "None" if value is None else value
 
 
 def weights_input(wildcards):
-    """Training depends on the weights file when there is one."""
-    path = weights_file()
-    return [] if path is None else [path]
+    """The state-dict file training starts from (none for random initialisation)."""
+    weights = MODEL["weights"]
+    if weights == "none":
+        return []
+    return [PRETRAINED if weights == "IMAGENET1K_V1" else weights]
 
 
 def manifest_input(wildcards):

@@ -5,7 +5,7 @@ rule report:
         predictions=expand("metrics/{strategy}/predictions.csv", strategy=STRATEGIES),
         data_quality=rules.prepare_data.output.report,
         data_dir=rules.prepare_data.output.data_dir,
-        code=["workflow/scripts/report.py", *LIBRARY],
+        code=["workflow/scripts/report.py", *LIBRARY, *REPORT_TEMPLATES],
     output:
         html="reports/comparison.html",
         markdown="reports/comparison.md",

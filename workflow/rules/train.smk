@@ -22,7 +22,8 @@ rule train:
         runtime=120,
     params:
         arch=MODEL["arch"],
-        weights=as_arg(weights_file()),
+        weights=MODEL["weights"],
+        pretrained=PRETRAINED,
         weights_sha256=as_arg(MODEL["weights_sha256"]),
         epochs=TRAIN["epochs"],
         batch_size=TRAIN["batch_size"],
@@ -38,7 +39,8 @@ rule train:
     shell:
         "python workflow/scripts/train.py --data-dir {input.data_dir}"
         " --strategy {wildcards.strategy} --arch {params.arch}"
-        " --weights {params.weights} --weights-sha256 {params.weights_sha256}"
+        " --weights {params.weights} --pretrained {params.pretrained}"
+        " --weights-sha256 {params.weights_sha256}"
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
         " --momentum {params.momentum} --step-size {params.step_size}"
         " --gamma {params.gamma} --seed {params.seed} --device {params.device}"

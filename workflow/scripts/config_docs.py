@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Regenerate the config-key table in README.md from workflow/schemas/config.schema.yaml.
 
-    python workflow/scripts/config_docs.py README.md
+python workflow/scripts/config_docs.py README.md
 """
 
 from __future__ import annotations

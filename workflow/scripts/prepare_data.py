@@ -123,22 +123,30 @@ def check_members(members: list[Member], max_member_bytes: int = MAX_MEMBER_BYTE
 
 
 def extract(archive: Path, target: Path) -> int:
-    """Extract regular files (junk skipped) into ``target``; return the number extracted."""
+    """Extract regular files and folders (junk skipped) into ``target``; return the file count.
+
+    Folders are extracted too, so that an empty class folder in the archive is seen
+    (and rejected) by the layout check instead of silently disappearing.
+    """
     members = list_members(archive)
     check_members(members)
-    files = [m for m in members if m.is_file and not is_junk(m.name)]
+    wanted = [m for m in members if (m.is_file or m.is_dir) and not is_junk(m.name)]
+    files = [m for m in wanted if m.is_file]
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for m in tqdm(files, desc="extract", unit="file", disable=None):
+                for m in tqdm(wanted, desc="extract", unit="file", disable=None):
                     dest = target / m.name
+                    if m.is_dir:
+                        dest.mkdir(parents=True, exist_ok=True)
+                        continue
                     dest.parent.mkdir(parents=True, exist_ok=True)
                     with zf.open(m.name) as src, open(dest, "wb") as dst:
                         shutil.copyfileobj(src, dst)
         else:
             with tarfile.open(archive) as tf:
-                wanted = {m.name for m in files}
-                chosen = [t for t in tf.getmembers() if t.name in wanted]
+                names = {m.name for m in wanted}
+                chosen = [t for t in tf.getmembers() if t.name in names]
                 tf.extractall(target, members=chosen, filter="data")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
         raise _corrupt(archive, err) from None
@@ -146,11 +154,15 @@ def extract(archive: Path, target: Path) -> int:
 
 
 def find_dataset_root(extracted: Path) -> Path:
-    """The folder holding ``train/`` and ``val/``: the top level or its only subfolder."""
-    if all((extracted / s).is_dir() for s in SPLITS):
+    """The folder holding ``train/`` and ``val/``: the top level or its only subfolder.
+
+    A folder with just one of the two is returned too, so the layout check can name
+    the missing one.
+    """
+    if any((extracted / s).is_dir() for s in SPLITS):
         return extracted
     subdirs = [p for p in extracted.iterdir() if p.is_dir()]
-    if len(subdirs) == 1 and all((subdirs[0] / s).is_dir() for s in SPLITS):
+    if len(subdirs) == 1 and any((subdirs[0] / s).is_dir() for s in SPLITS):
         return subdirs[0]
     found = sorted(p.relative_to(extracted).as_posix() for p in extracted.glob("*/"))
     raise PipelineError(
@@ -302,7 +314,11 @@ def prepare(archive: Path, out_dir: Path, report: Path, manifest: Path | None) -
         count = extract(archive, tmp)
         log.info("extracted %d files from %s", count, archive)
         root = find_dataset_root(tmp)
-        classes = check_layout(root)
+        try:
+            classes = check_layout(root)
+        except PipelineError as err:
+            # Name the folders as they are in the archive: ``tmp`` is deleted on the way out.
+            raise PipelineError(str(err).replace(str(tmp), str(archive))) from None
         hashes = hash_tree(root)
         if manifest is not None:
             check_manifest(hashes, read_manifest(manifest), manifest)

@@ -2,7 +2,8 @@
 """Train one transfer-learning strategy and keep the best-validation-accuracy checkpoint.
 
     python workflow/scripts/train.py --data-dir data/hymenoptera_data --strategy finetune \\
-        --weights data/weights/resnet18-IMAGENET1K_V1.pth --weights-sha256 f37072fd... \\
+        --weights IMAGENET1K_V1 --pretrained data/weights/resnet18-IMAGENET1K_V1.pth \\
+        --weights-sha256 f37072fd... \\
         --out-model models/finetune/model.pt --out-metrics metrics/finetune/train.json
 
 Defaults are the PyTorch transfer-learning tutorial's (SGD lr 0.001, momentum 0.9,
@@ -11,6 +12,11 @@ StepLR step 7 gamma 0.1, batch 4, 25 epochs). After every epoch a resumable stat
 is not a declared output, so a killed job (time limit, preemption, SIGKILL) resumes
 after its last completed epoch when rerun with the same settings. The state is
 deleted once the final outputs are written.
+
+Speed (see README "Performance"): images are decoded once per job and kept as uint8
+tensors (``--cache-images``), the backbone runs in bfloat16 where the hardware supports
+it (``--precision auto``), and for feature_extract the frozen backbone runs without
+autograd in large batches, with the validation features computed once.
 """
 
 from __future__ import annotations
@@ -18,14 +24,17 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset
 
 from tlpipe import provenance
 from tlpipe.dataset import (
+    CachedImageDataset,
     ImageListDataset,
     check_layout,
     eval_transform,
@@ -35,11 +44,18 @@ from tlpipe.dataset import (
     tree_sha256,
 )
 from tlpipe.engine import (
+    EVAL_BATCH_SIZE,
+    PRECISIONS,
+    EpochResult,
     epoch_seed,
+    loader_features,
     make_deterministic,
     predict,
+    predict_from_features,
+    resolve_precision,
     resolve_threads,
     summarize,
+    train_head_one_epoch,
     train_one_epoch,
 )
 from tlpipe.fileio import PipelineError, run_cli, sha256_file, write_json
@@ -49,6 +65,7 @@ from tlpipe.model import (
     configure_strategy,
     count_parameters,
     load_checkpoint,
+    resolve_weights,
     save_checkpoint,
     select_device,
     set_train_mode,
@@ -72,12 +89,23 @@ TRAINING_KEYS = (
     "seed",
     "crop_size",
     "resize_size",
+    "precision",
 )
 
 
 def optional(value: str) -> str | None:
     """``none``/``null``/empty → None (DVC renders a YAML null as ``None``)."""
     return None if value.lower() in ("", "none", "null") else value
+
+
+def boolean(value: str) -> bool:
+    """true/false, yes/no, 1/0 (any case: YAML's True reaches the shell as ``True``)."""
+    lowered = value.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value}")
 
 
 def positive_float(value: str) -> float:
@@ -97,9 +125,15 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     add("--arch", default="resnet18", help="torchvision ResNet (default: resnet18)")
     add(
         "--weights",
-        type=optional,
+        default="none",
+        help="IMAGENET1K_V1 (the file given by --pretrained), none (random initialisation) "
+        "or the path of a state-dict file (default: none)",
+    )
+    add(
+        "--pretrained",
+        type=Path,
         default=None,
-        help="pretrained state-dict file, or none for random initialisation (default: none)",
+        help="where the IMAGENET1K_V1 file is (written by the download_weights step)",
     )
     add(
         "--weights-sha256",
@@ -122,7 +156,28 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         choices=("auto", "cpu", "cuda", "mps"),
         help="auto: cuda, then mps, then cpu (default: auto)",
     )
-    add("--num-workers", type=int, default=2, help="DataLoader workers (default: 2)")
+    add(
+        "--num-workers",
+        type=int,
+        default=2,
+        help="DataLoader workers decoding images each epoch; with --cache-images true "
+        "they only crop and flip cached images (default: 2)",
+    )
+    add(
+        "--precision",
+        default="auto",
+        choices=PRECISIONS,
+        help="backbone arithmetic: fp32, bf16 (autocast; weights and optimiser stay "
+        "float32), or auto: bf16 where the CPU or GPU supports it natively (default: auto)",
+    )
+    add(
+        "--cache-images",
+        type=boolean,
+        default=True,
+        metavar="{true,false}",
+        help="decode every image once per job and keep it as a uint8 tensor; the same "
+        "augmentation then runs on the cached tensors (default: true)",
+    )
     add(
         "--threads",
         type=int,
@@ -164,6 +219,55 @@ def format_eta(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
+def make_datasets(
+    args: argparse.Namespace,
+    train_samples: list[tuple[str, int]],
+    val_samples: list[tuple[str, int]],
+    threads: int,
+) -> tuple[Dataset, Dataset]:
+    """Training and validation datasets, cached in memory unless ``--cache-images false``."""
+    train_tf = train_transform(args.crop_size)
+    val_tf = eval_transform(args.crop_size, args.resize_size)
+    if not args.cache_images:
+        return ImageListDataset(train_samples, train_tf), ImageListDataset(val_samples, val_tf)
+    tick = time.perf_counter()
+    train_set = CachedImageDataset(train_samples, train_tf, threads=threads)
+    # The validation transform has no randomness: cache its output, not the decoded image.
+    val_set = CachedImageDataset(val_samples, val_tf, deterministic=True, threads=threads)
+    log.info(
+        "decoded %d images once in %.1fs; cache %.0f MB",
+        len(train_set) + len(val_set),
+        time.perf_counter() - tick,
+        (train_set.nbytes + val_set.nbytes) / 2**20,
+    )
+    return train_set, val_set
+
+
+def make_validator(
+    model: nn.Module,
+    loader: DataLoader,
+    device: torch.device,
+    precision: str,
+    strategy: str,
+) -> Callable[[], EpochResult]:
+    """A function returning this epoch's validation loss and accuracy.
+
+    For feature_extract the backbone is a fixed function and the validation transform
+    has no randomness, so the validation features are computed once, here, and each
+    epoch only applies the current ``fc`` to them.
+    """
+    if strategy != "feature_extract":
+        return lambda: summarize(*predict(model, loader, device, precision))
+    features, labels = loader_features(model, loader, device, precision)
+    return lambda: summarize(predict_from_features(model, features), labels)
+
+
+def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with contiguous tensors (not the channels_last layout used
+    for speed), so checkpoints look the same whatever layout trained them."""
+    return {key: value.contiguous() for key, value in model.state_dict().items()}
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train one strategy; write the best checkpoint and the metrics JSON."""
     start_time = time.perf_counter()
@@ -178,21 +282,24 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     classes = check_layout(data_dir)
     train_samples = list_samples(data_dir / "train", classes)
     val_samples = list_samples(data_dir / "val", classes)
-    train_set = ImageListDataset(train_samples, train_transform(args.crop_size))
-    val_set = ImageListDataset(val_samples, eval_transform(args.crop_size, args.resize_size))
+    train_set, val_set = make_datasets(args, train_samples, val_samples, threads)
     pin = device.type == "cuda"
+    # Validation runs in eval mode, where every image's output is independent of the
+    # others in its batch: larger batches only make it faster.
     val_loader = make_loader(
         val_set,
-        args.batch_size,
+        max(args.batch_size, EVAL_BATCH_SIZE),
         shuffle=False,
-        num_workers=args.num_workers,
+        num_workers=0 if args.cache_images else args.num_workers,
         seed=args.seed,
         pin_memory=pin,
     )
 
-    model = build_model(args.arch, len(classes), args.weights, args.weights_sha256)
+    weights_path = resolve_weights(args.weights, args.pretrained)
+    model = build_model(args.arch, len(classes), weights_path, args.weights_sha256)
     params = configure_strategy(model, args.strategy)
-    model.to(device)
+    model.to(device, memory_format=torch.channels_last)  # fastest convolution layout
+    precision = resolve_precision(args.precision, device)
     optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=args.step_size, gamma=args.gamma
@@ -216,18 +323,21 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
     counts = count_parameters(model)
     log.info(
-        "%s: %s on %s (%d threads), %d classes, %d train / %d val images, "
+        "%s: %s on %s (%d threads, %s), %d classes, %d train / %d val images, "
         "%s of %s parameters trainable",
         args.strategy,
         args.arch,
         device,
         threads,
+        precision,
         len(classes),
         len(train_samples),
         len(val_samples),
         f"{counts['trainable']:,}",
         f"{counts['total']:,}",
     )
+    evaluate_val = make_validator(model, val_loader, device, precision, args.strategy)
+    fit_epoch = train_head_one_epoch if args.strategy == "feature_extract" else train_one_epoch
     for epoch in range(len(history) + 1, args.epochs + 1):
         tick = time.perf_counter()
         seed = epoch_seed(args.seed, epoch)
@@ -242,10 +352,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
         lr = optimizer.param_groups[0]["lr"]
         set_train_mode(model, args.strategy)
-        train_result = train_one_epoch(
-            model, train_loader, criterion, optimizer, device, desc=f"epoch {epoch}"
+        train_result = fit_epoch(
+            model, train_loader, criterion, optimizer, device, f"epoch {epoch}", precision
         )
-        val_result = summarize(*predict(model, val_loader, device))
+        val_result = evaluate_val()
         scheduler.step()
         seconds = time.perf_counter() - tick
         history.append(
@@ -261,7 +371,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
         if val_result.accuracy > best_val_acc:  # strictly better, as in the tutorial
             best_epoch, best_val_acc = epoch, val_result.accuracy
-            save_checkpoint(best_path, {"state_dict": model.state_dict(), "epoch": epoch})
+            save_checkpoint(best_path, {"state_dict": plain_state_dict(model), "epoch": epoch})
         save_checkpoint(
             last_path,
             {
@@ -270,7 +380,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 "history": history,
                 "best_epoch": best_epoch,
                 "best_val_acc": best_val_acc,
-                "model": model.state_dict(),
+                "model": plain_state_dict(model),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
             },
@@ -290,9 +400,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         )
 
     best_state = load_checkpoint(best_path)["state_dict"]
-    weights_sha = sha256_file(args.weights) if args.weights else None
+    weights_sha = sha256_file(weights_path) if weights_path else None
     prov = provenance.collect(
         device=str(device),
+        precision=precision,
         threads=threads,
         seed=args.seed,
         config_sha256=config_sha,
@@ -311,6 +422,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             "config": config,
             "provenance": prov,
             "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
+            "precision": precision,
         },
     )
     metrics = {
@@ -322,6 +434,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         "final_val_acc": history[-1]["val_acc"],
         "total_seconds": round(sum(h["seconds"] for h in history), 3),
         "wall_seconds": round(time.perf_counter() - start_time, 3),
+        "precision": precision,
         "n_train": len(train_samples),
         "n_val": len(val_samples),
         "parameters": counts,

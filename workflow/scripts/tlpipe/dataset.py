@@ -9,9 +9,11 @@ names are the sorted folder names, so the class index order is the same everywhe
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ from torchvision.transforms import v2
 
 from tlpipe.fileio import PipelineError, sha256_file
 
+log = logging.getLogger(__name__)
 SPLITS = ("train", "val")
 # ImageNet channel statistics: the pretrained weights expect inputs normalised this way.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -157,6 +160,61 @@ class ImageListDataset(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.samples[index]
         return self.transform(load_rgb(path)), label
+
+
+def decode_image(path: str) -> torch.Tensor:
+    """An image as a uint8 RGB tensor (C, H, W): exactly what ``v2.ToImage`` makes of it."""
+    return v2.functional.pil_to_tensor(load_rgb(path))
+
+
+def decode_all(paths: Sequence[str], threads: int = 1) -> list[torch.Tensor]:
+    """Decode many images, in order; PIL releases the GIL while decoding, so threads help."""
+    if threads <= 1:
+        return [decode_image(p) for p in paths]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return list(pool.map(decode_image, paths))
+
+
+class CachedImageDataset(Dataset):
+    """Like :class:`ImageListDataset`, but every image is decoded once, up front.
+
+    The images are kept as uint8 (C, H, W) tensors (1 byte per pixel and channel, a
+    quarter of float32) and the transform runs on them on every access. The project's
+    transforms start with ``v2.ToImage()``, which turns a PIL image into this very
+    tensor, so a random transform draws the same parameters from the same RNG and
+    returns the same tensor as decoding the file each time: only the decoding is saved.
+
+    ``deterministic=True`` (for a transform without randomness, e.g. validation) also
+    caches the transformed tensors, so the transform itself runs once per image.
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        transform: Callable,
+        *,
+        deterministic: bool = False,
+        threads: int = 1,
+    ):
+        self.samples = list(samples)
+        self.transform = transform
+        self.images = decode_all([path for path, _ in self.samples], threads)
+        self.deterministic = deterministic
+        if deterministic:  # transform once, then drop the decoded images
+            self.images = [transform(image).as_subclass(torch.Tensor) for image in self.images]
+        log.debug("cached %d images (%.0f MB)", len(self.images), self.nbytes / 2**20)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cache, in bytes."""
+        return sum(image.untyped_storage().nbytes() for image in self.images)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        image, label = self.images[index], self.samples[index][1]
+        return (image if self.deterministic else self.transform(image)), label
 
 
 def seed_worker(worker_id: int) -> None:

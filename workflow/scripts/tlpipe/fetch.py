@@ -16,14 +16,16 @@ import re
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from tlpipe.fileio import CHUNK_SIZE, PipelineError, verify_sha256
+from tlpipe.fileio import CHUNK_SIZE, PipelineError, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ STREAM_ERRORS = (
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.Timeout,
+    # _body_chunks reads urllib3's response directly, so its errors arrive unwrapped.
+    urllib3.exceptions.ProtocolError,
+    urllib3.exceptions.ReadTimeoutError,
+    urllib3.exceptions.SSLError,
 )
 
 
@@ -88,11 +94,15 @@ def fetch(
         _download_http(url, part, setting, retries, backoff, timeout, progress)
     else:
         _copy_local(url, part, setting, progress)
-    try:
-        verify_sha256(part, sha256, f"{setting}sha256")
-    except PipelineError:
-        part.unlink(missing_ok=True)  # a wrong file must not be resumed next time
-        raise
+    actual = sha256_file(part)
+    if sha256 is not None and actual != sha256.lower():
+        size = part.stat().st_size
+        part.unlink()  # a wrong file must not be resumed next time
+        raise PipelineError(
+            f"{url}: sha256 mismatch: expected {sha256}, got {actual} ({size:,} bytes); "
+            f"nothing was saved to {dest}. The source is corrupt or not the file configured: "
+            f"fix {setting}url, or set {setting}sha256 to the right hash (null skips the check)."
+        )
     os.replace(part, dest)
     log.info("saved %s (%s bytes)", dest, f"{dest.stat().st_size:,}")
     return dest
@@ -131,6 +141,8 @@ def _session(retries: int, backoff: float) -> requests.Session:
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     session.headers["User-Agent"] = "tlpipe-fetch/1.0"
+    # The bytes as stored: Range offsets and Content-Length count them, not decoded ones.
+    session.headers["Accept-Encoding"] = "identity"
     return session
 
 
@@ -156,7 +168,7 @@ def _download_http(
     while True:
         before = part.stat().st_size if part.exists() else 0
         try:
-            if _download_attempt(session, url, part, timeout, progress):
+            if _download_attempt(session, url, part, setting, timeout, progress):
                 return
             last_error: object = "the body ended early"
         except STREAM_ERRORS as err:
@@ -173,7 +185,7 @@ def _download_http(
 
 
 def _download_attempt(
-    session: requests.Session, url: str, part: Path, timeout: float, progress: bool
+    session: requests.Session, url: str, part: Path, setting: str, timeout: float, progress: bool
 ) -> bool:
     """One request, resuming from ``part``. True when the file is complete."""
     offset = part.stat().st_size if part.exists() else 0
@@ -186,7 +198,7 @@ def _download_attempt(
         if response.status_code >= 400:
             raise PipelineError(
                 f"could not download {url}: HTTP {response.status_code} {response.reason}; "
-                "check the URL, or point the url setting at a local copy"
+                f"check {setting}url, or set it to the path of a local copy"
             )
         if response.status_code == 206:
             total = _total_from_content_range(response.headers.get("Content-Range"))
@@ -200,7 +212,7 @@ def _download_attempt(
             open(part, mode) as handle,
             _progress_bar(total, offset, part.name.removesuffix(".part"), progress) as bar,
         ):
-            for chunk in response.iter_content(CHUNK_SIZE):
+            for chunk in _body_chunks(response):
                 handle.write(chunk)
                 bar.update(len(chunk))
     size = part.stat().st_size
@@ -209,6 +221,17 @@ def _download_attempt(
             part.unlink()
         return False
     return True
+
+
+def _body_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, undecoded (Range offsets count the bytes sent).
+
+    Not ``iter_content``: it fills a whole chunk before handing it over, so the bytes of
+    the unfinished chunk (up to CHUNK_SIZE) were lost when the connection broke, and a
+    body shorter than a chunk was never resumed. ``read1`` returns what has arrived.
+    """
+    while chunk := response.raw.read1(CHUNK_SIZE, decode_content=False):
+        yield chunk
 
 
 def _total_from_content_range(header: str | None) -> int | None:

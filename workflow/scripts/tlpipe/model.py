@@ -64,6 +64,20 @@ def load_state_dict_file(path: str | os.PathLike[str], sha256: str | None) -> di
     return state
 
 
+def resolve_weights(weights: str, pretrained: str | os.PathLike[str] | None) -> Path | None:
+    """The state-dict file for ``model.weights``: the downloaded ImageNet file for
+    ``IMAGENET1K_V1``, None for ``none``, else the path given."""
+    if weights.lower() == "none":
+        return None
+    if weights == "IMAGENET1K_V1":
+        if pretrained is None:
+            raise PipelineError(
+                "model.weights=IMAGENET1K_V1 needs the downloaded file (--pretrained)"
+            )
+        return Path(pretrained)
+    return Path(weights)
+
+
 def build_model(
     arch: str,
     num_classes: int,

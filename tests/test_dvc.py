@@ -1,0 +1,215 @@
+"""DVC and Snakemake run the same pipeline and agree about what is up to date.
+
+Real `dvc` and `snakemake` commands on a tiny generated dataset, in a git repository
+made from a copy of the project whose config/config.yaml points at the generated data.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import copy_project, planned_jobs, run, snakemake
+from datagen import sha256
+
+from tlpipe.config import validate_config
+
+pytestmark = pytest.mark.workflow
+
+# Every file DVC versions (cached outs and git-tracked metrics) after a full run.
+OUTPUTS = [
+    "data/raw/hymenoptera_data.zip",
+    "data/weights/resnet18-IMAGENET1K_V1.pth",
+    "data/tiny/train/ants/ants_0.jpg",
+    "metrics/data_quality.json",
+    "models/finetune/model.pt",
+    "models/feature_extract/model.pt",
+    "metrics/finetune/train.json",
+    "metrics/feature_extract/eval.json",
+    "metrics/feature_extract/predictions.csv",
+    "metrics/summary.csv",
+    "reports/comparison.html",
+    "reports/figures/learning_curves.png",
+]
+LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
+
+
+def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run(["dvc", *args], cwd=project, check=check)
+
+
+def git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+               cwd=project)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory, tiny_dataset, weights_file) -> dict:
+    """The tiny dataset as `hymenoptera_data.zip` (dvc.yaml's archive name) + weights."""
+    base = tmp_path_factory.mktemp("sources")
+    archive = shutil.copy(tiny_dataset["archive"], base / "hymenoptera_data.zip")
+    return {"archive": Path(archive), "manifest": tiny_dataset["manifest"], "weights": weights_file,
+            "storage": base / "dvc-storage"}  # fmt: skip
+
+
+def make_dvc_project(root: Path, sources: dict) -> Path:
+    """A git + DVC repository of the project, its config pointing at the tiny data."""
+    project = copy_project(root)
+    config = validate_config({
+        "data": {"url": str(sources["archive"]), "sha256": sha256(sources["archive"]),
+                 "name": "tiny", "manifest": str(sources["manifest"]),
+                 "crop_size": 32, "resize_size": 36},
+        "model": {"weights_url": str(sources["weights"]),
+                  "weights_sha256": sha256(sources["weights"])},
+        "train": {"epochs": 1, "num_workers": 0, "seed": 3},
+    })  # fmt: skip
+    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "project")
+    dvc(project, "remote", "modify", "--local", "local", "url", str(sources["storage"]))
+    return project
+
+
+def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """Shell command -> (rule, outputs) of every job `snakemake -n -p --forceall` lists."""
+    out = snakemake(project, "-n", "-p", "--forceall").stdout
+    jobs, rule, outputs = {}, None, frozenset()
+    for line in out.splitlines():
+        if match := re.match(r"^(?:local)?rule (\w+):$", line):
+            rule, outputs = match.group(1), frozenset()
+        elif line.strip().startswith("output:"):
+            outputs = frozenset(p.strip() for p in line.split(":", 1)[1].split(","))
+        elif line.startswith("Shell command: ") and rule != "all":
+            command = LOG_REDIRECT.sub("", line.removeprefix("Shell command: "))
+            jobs[" ".join(command.split())] = (rule, outputs)
+    return jobs
+
+
+def dvc_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
+    """Command -> (stage, outputs incl. metrics) of every stage in dvc.yaml."""
+    from dvc.repo import Repo
+
+    with Repo(str(project)) as repo:
+        return {
+            " ".join(stage.cmd.split()): (
+                stage.name.split("@")[0],
+                frozenset(str(Path(out.fs_path).relative_to(project)) for out in stage.outs),
+            )
+            for stage in repo.index.stages
+        }
+
+
+def stages_to_run(project: Path) -> set[str]:
+    """Stages `dvc status` reports as changed."""
+    status = json.loads(dvc(project, "status", "--json").stdout or "{}")
+    return set(status)
+
+
+def snapshot(project: Path) -> dict[str, tuple[str, int]]:
+    """sha256 and mtime (ns) of every versioned output."""
+    return {p: (sha256(project / p), (project / p).stat().st_mtime_ns) for p in OUTPUTS}
+
+
+def test_snakefile_and_dvc_yaml_do_not_drift(tmp_path, sources):
+    """Same steps, same command lines, same outputs (the default config's paths)."""
+    project = make_dvc_project(tmp_path / "p", sources)
+    from_snakemake = snakemake_commands(project)
+    from_dvc = dvc_commands(project)
+    assert len(from_dvc) == 8
+    assert set(from_snakemake) == set(from_dvc), "command lines differ"
+    for command, (stage, outs) in from_dvc.items():
+        rule, outputs = from_snakemake[command]
+        assert stage == rule
+        assert outs == outputs, f"{stage}: dvc.yaml outs {sorted(outs)} != {sorted(outputs)}"
+    dry_run = dvc(project, "repro", "--dry", "-f").stdout
+    assert dry_run.count("Running stage") == 8
+
+
+@pytest.fixture(scope="module")
+def snakemake_first(tmp_path_factory, sources) -> Path:
+    """A project run by Snakemake and then recorded in DVC with the documented command."""
+    project = make_dvc_project(tmp_path_factory.mktemp("sm") / "p", sources)
+    snakemake(project, "--cores", "2")
+    run(["make", "dvc-record"], cwd=project)
+    return project
+
+
+def test_dvc_records_a_snakemake_run_without_retraining(snakemake_first):
+    project = snakemake_first
+    before = snapshot(project)
+    assert dvc(project, "status", "--quiet", check=False).returncode == 0
+    repro = dvc(project, "repro").stdout
+    assert "Data and pipelines are up to date" in repro
+    assert "Running stage" not in repro
+    assert snapshot(project) == before  # nothing rewritten, mtimes untouched
+    assert planned_jobs(project) == {}
+
+
+def test_changing_lr_retrains_both_strategies_and_nothing_upstream(snakemake_first):
+    project = snakemake_first
+    config_path = project / "config/config.yaml"
+    original = config_path.read_text()
+    try:
+        config_path.write_text(original.replace("lr: 0.001", "lr: 0.01"))
+        jobs = planned_jobs(project)
+        assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["report"] == 1
+        assert not {"download_data", "download_weights", "prepare_data"} & set(jobs)
+        assert stages_to_run(project) == {"train@finetune", "train@feature_extract"}
+    finally:
+        config_path.write_text(original)
+    assert planned_jobs(project) == {}
+
+
+def test_metrics_and_plots_work_from_git(snakemake_first):
+    project = snakemake_first
+    shown = json.loads(dvc(project, "metrics", "show", "--json").stdout)
+    metrics = next(iter(shown.values()))["data"]
+    train = json.loads((project / "metrics/finetune/train.json").read_text())
+    assert metrics["metrics/finetune/train.json"]["data"]["best_val_acc"] == train["best_val_acc"]
+    assert "accuracy" in metrics["metrics/feature_extract/eval.json"]["data"]
+    plots = dvc(project, "plots", "show", "--json").stdout
+    for plot in ("accuracy", "loss", "confusion_finetune", "confusion_feature_extract"):
+        assert f'"{plot}"' in plots
+
+
+def test_push_then_clone_and_pull_restores_everything(snakemake_first, tmp_path, sources):
+    project = snakemake_first
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "results")
+    dvc(project, "push", "--quiet")
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], cwd=tmp_path)
+    dvc(clone, "remote", "modify", "--local", "local", "url", str(sources["storage"]))
+    dvc(clone, "pull", "--quiet")
+    for path in OUTPUTS:
+        assert sha256(clone / path) == sha256(project / path), path
+    assert dvc(clone, "status", "--quiet", check=False).returncode == 0
+    run(["make", "snakemake-record"], cwd=clone)  # the one documented refresh command
+    assert planned_jobs(clone) == {}
+
+
+def test_experiment_with_changed_lr(snakemake_first):
+    project = snakemake_first
+    dvc(project, "exp", "run", "--quiet", "-n", "lr-0.01", "-S", "config/config.yaml:train.lr=0.01")
+    table = json.loads(dvc(project, "exp", "show", "--json").stdout)
+    text = json.dumps(table)
+    assert "lr-0.01" in text and '"lr": 0.01' in text
+
+
+def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):
+    project = make_dvc_project(tmp_path / "p", sources)
+    repro = dvc(project, "repro", "--no-run-cache").stdout
+    assert repro.count("Running stage") == 8
+    assert planned_jobs(project) == {}
+    # after refreshing Snakemake's records, a config change is seen by both runners
+    run(["make", "snakemake-record"], cwd=project)
+    config_path = project / "config/config.yaml"
+    config_path.write_text(config_path.read_text().replace("lr: 0.001", "lr: 0.01"))
+    assert planned_jobs(project).get("train") == 2
+    assert stages_to_run(project) == {"train@finetune", "train@feature_extract"}
