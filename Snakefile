@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/data.smk"
@@ -20,3 +23,7 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+onsuccess:
+    print_run_summary()

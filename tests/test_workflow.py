@@ -7,6 +7,7 @@ import json
 import pandas as pd
 import pytest
 import torch
+from browser import find_chromium, inspect_page
 from conftest import copy_project, planned_jobs, snakemake, tiny_config, write_config
 
 pytestmark = pytest.mark.workflow
@@ -114,3 +115,30 @@ def test_changing_lr_retrains_both_strategies_only(finished_run):
     jobs = planned_jobs(project, "--configfile", changed.name)
     assert jobs.get("train") == 2 and jobs.get("evaluate") == 2
     assert "prepare_data" not in jobs and "download_data" not in jobs
+
+
+def test_run_ends_with_a_summary(finished_run):
+    out = finished_run["result"].stdout
+    assert "best val acc" in out and "finetune" in out and "feature_extract" in out
+    assert str(finished_run["project"] / "reports/comparison.html") in out
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="Chromium not installed")
+def test_report_renders_in_a_browser(finished_run, tmp_path):
+    """Headless Chromium: every image loads, nothing is fetched, no console errors."""
+    html = finished_run["project"] / "reports/comparison.html"
+    page = inspect_page(html, tmp_path / "report.png")
+    assert page.ok, page.summary()
+    assert page.images_total >= 2 and page.images_broken == []
+    assert page.external_requests == [] and page.console_errors == []
+    assert (tmp_path / "report.png").stat().st_size > 20_000
+
+
+def test_snakemake_report(finished_run, tmp_path):
+    """`snakemake --report` bundles the comparison, figures and metrics with captions."""
+    project = finished_run["project"]
+    out = project / "snakemake-report.html"
+    snakemake(project, "--report", out.name, "--configfile", finished_run["configfile"].name)
+    text = out.read_text()
+    for expected in ("comparison.html", "learning_curves.png", "train.json", "data_quality.json"):
+        assert expected in text, expected

@@ -1,4 +1,5 @@
 # Helpers shared by all rules: config validation, paths and target lists.
+import csv
 import sys
 from pathlib import Path
 
@@ -62,3 +63,18 @@ def all_targets():
     ]
     targets += expand("metrics/{strategy}/eval.json", strategy=STRATEGIES)
     return targets
+
+
+def print_run_summary():
+    """After a successful run: both strategies' accuracies and where the report is."""
+    summary, report = Path("metrics/summary.csv"), Path("reports/comparison.html")
+    if not (summary.exists() and report.exists()):
+        return  # a partial target (e.g. only the data) was built
+    with open(summary, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    lines = [
+        f"  {row['strategy']:<16} best val acc {float(row['best_val_acc']):.4f} "
+        f"(epoch {row['best_epoch']}), trained in {float(row['train_seconds']):.0f} s"
+        for row in rows
+    ]
+    print("\nResults\n" + "\n".join(lines) + f"\n  report: {report.resolve()}\n")

@@ -5,7 +5,11 @@ rule prepare_data:
         code=["workflow/scripts/prepare_data.py", *LIBRARY],
     output:
         data_dir=directory(DATA_DIR),
-        report="metrics/data_quality.json",
+        report=report(
+            "metrics/data_quality.json",
+            caption="../report/captions/data_quality.rst",
+            category="Data",
+        ),
     log:
         "logs/prepare_data.log",
     benchmark:

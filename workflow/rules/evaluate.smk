@@ -4,7 +4,12 @@ rule evaluate:
         data_dir=rules.prepare_data.output.data_dir,
         code=["workflow/scripts/evaluate.py", *LIBRARY],
     output:
-        metrics="metrics/{strategy}/eval.json",
+        metrics=report(
+            "metrics/{strategy}/eval.json",
+            caption="../report/captions/eval_metrics.rst",
+            category="Evaluation",
+            subcategory="{strategy}",
+        ),
         predictions="metrics/{strategy}/predictions.csv",
     log:
         "logs/evaluate/{strategy}.log",

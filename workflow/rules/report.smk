@@ -7,10 +7,23 @@ rule report:
         data_dir=rules.prepare_data.output.data_dir,
         code=["workflow/scripts/report.py", *LIBRARY, *REPORT_TEMPLATES],
     output:
-        html="reports/comparison.html",
+        html=report(
+            "reports/comparison.html",
+            caption="../report/captions/comparison.rst",
+            category="Comparison",
+        ),
         markdown="reports/comparison.md",
-        summary="metrics/summary.csv",
-        figures=directory("reports/figures"),
+        summary=report(
+            "metrics/summary.csv",
+            caption="../report/captions/summary.rst",
+            category="Comparison",
+        ),
+        figures=report(
+            directory("reports/figures"),
+            patterns=["{name}.png"],
+            caption="../report/captions/figures.rst",
+            category="Comparison",
+        ),
     log:
         "logs/report.log",
     conda:

@@ -9,7 +9,12 @@ rule train:
         code=["workflow/scripts/train.py", *LIBRARY],
     output:
         model="models/{strategy}/model.pt",
-        metrics="metrics/{strategy}/train.json",
+        metrics=report(
+            "metrics/{strategy}/train.json",
+            caption="../report/captions/train_metrics.rst",
+            category="Training",
+            subcategory="{strategy}",
+        ),
     log:
         "logs/train/{strategy}.log",
     benchmark:
