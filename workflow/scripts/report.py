@@ -26,6 +26,7 @@ matplotlib.use("Agg")  # no display on cluster nodes and CI
 import jinja2
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from tlpipe.fileio import atomic_open, atomic_path, read_json, run_cli
@@ -77,7 +78,7 @@ def summary_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:
 
 
 def conclusion(summary: pd.DataFrame) -> str:
-    """A plain-language verdict computed from the numbers."""
+    """A plain-language verdict computed from the numbers: who won, by how much, at what cost."""
     if len(summary) == 1:
         row = summary.iloc[0]
         return (
@@ -89,23 +90,60 @@ def conclusion(summary: pd.DataFrame) -> str:
     )
     best, runner_up = ranked.iloc[0], ranked.iloc[1]
     gap = (best.eval_accuracy - runner_up.eval_accuracy) * 100
-    cost = best.train_seconds / max(runner_up.train_seconds, 1e-9)
     if gap == 0:
         verdict = (
             f"{best.strategy} and {runner_up.strategy} reach the same validation accuracy "
-            f"({best.eval_accuracy:.1%})"
+            f"({best.eval_accuracy:.1%}); {best.strategy} ranks first on ROC-AUC or time."
         )
     else:
         verdict = (
             f"{best.strategy} wins with {best.eval_accuracy:.1%} validation accuracy, "
             f"{gap:.1f} percentage points above {runner_up.strategy} "
-            f"({runner_up.eval_accuracy:.1%})"
+            f"({runner_up.eval_accuracy:.1%})."
         )
+    ratio = best.train_seconds / max(runner_up.train_seconds, 1e-9)
+    cost = (
+        f"{ratio:.1f}x the training time of {runner_up.strategy}"
+        if ratio >= 1
+        else f"{1 / ratio:.1f}x less training time than {runner_up.strategy}"
+    )
     return (
-        f"{verdict}; it trained {best.trainable_parameters:,} parameters in "
-        f"{best.train_seconds:.0f} s, {cost:.1f}x the time of {runner_up.strategy} "
+        f"{verdict} It trained {best.trainable_parameters:,} parameters in "
+        f"{best.train_seconds:.0f} s over {best.epochs} epochs, {cost} "
         f"({runner_up.trainable_parameters:,} parameters, {runner_up.train_seconds:.0f} s)."
     )
+
+
+def misclassified(
+    results: dict[str, dict[str, Any]], data_dir: Path, limit: int = MAX_MISCLASSIFIED
+) -> dict[str, dict[str, Any]]:
+    """Per strategy: how many val images are wrong, and the most confident mistakes
+    (``shown``) with an embeddable thumbnail."""
+    items: dict[str, dict[str, Any]] = {}
+    for strategy, r in results.items():
+        table = r["predictions"]
+        wrong = table[~table.correct.astype(bool)].sort_values("probability", ascending=False)
+        items[strategy] = {"total": len(wrong), "shown": [
+            {
+                "path": row.path,
+                "true": row.true,
+                "predicted": row.predicted,
+                "probability": float(row.probability),
+                "uri": thumbnail_uri(data_dir / row.path),
+            }
+            for row in wrong.head(limit).itertuples()
+        ]}  # fmt: skip
+    return items
+
+
+def thumbnail_uri(path: Path, size: int = 200) -> str:
+    """A JPEG thumbnail of an image as a data: URI (keeps the page self-contained)."""
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail((size, size))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def plot_learning_curves(results: dict[str, dict[str, Any]]) -> plt.Figure:
@@ -135,6 +173,7 @@ def plot_learning_curves(results: dict[str, dict[str, Any]]) -> plt.Figure:
     axes[1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
     for ax in axes:
         ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     axes[1].legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
@@ -171,37 +210,30 @@ def plot_confusion_matrices(results: dict[str, dict[str, Any]]) -> plt.Figure:
     return fig
 
 
-def plot_misclassified(results: dict[str, dict[str, Any]], data_dir: Path) -> plt.Figure | None:
-    """Up to MAX_MISCLASSIFIED wrongly predicted val images per strategy, most confident first."""
-    rows = {}
-    for strategy, r in results.items():
-        wrong = r["predictions"][~r["predictions"].correct.astype(bool)]
-        rows[strategy] = wrong.sort_values("probability", ascending=False).head(MAX_MISCLASSIFIED)
-    if not any(len(w) for w in rows.values()):
+def plot_misclassified(wrong: dict[str, dict[str, Any]], data_dir: Path) -> plt.Figure | None:
+    """One row of misclassified val images per strategy (for the Markdown report)."""
+    items = {strategy: found["shown"] for strategy, found in wrong.items()}
+    if not any(items.values()):
         return None
-    n_cols = max(len(w) for w in rows.values())
+    n_cols = max(len(row) for row in items.values())
     fig, axes = plt.subplots(
-        len(rows), n_cols, figsize=(1.9 * n_cols, 2.3 * len(rows)), squeeze=False
+        len(items), n_cols, figsize=(1.9 * n_cols, 2.3 * len(items)), squeeze=False
     )
-    for axes_row, (strategy, wrong) in zip(axes, rows.items(), strict=True):
+    for axes_row, (strategy, row) in zip(axes, items.items(), strict=True):
         for ax in axes_row:
             ax.axis("off")
-        for ax, item in zip(axes_row, wrong.itertuples(), strict=False):
-            with Image.open(data_dir / item.path) as image:
+        for ax, item in zip(axes_row, row, strict=False):
+            with Image.open(data_dir / item["path"]) as image:
                 image = image.convert("RGB")
                 image.thumbnail((256, 256))
                 ax.imshow(image)
-            ax.set_title(f"{item.true} → {item.predicted}\np={item.probability:.2f}", fontsize=8)
+            ax.set_title(
+                f"{item['true']} → {item['predicted']}\np={item['probability']:.2f}", fontsize=8
+            )
         axes_row[0].text(
-            -0.1,
-            0.5,
-            strategy,
-            transform=axes_row[0].transAxes,
-            rotation=90,
-            ha="right",
-            va="center",
-            fontsize=9,
-        )
+            -0.1, 0.5, strategy, transform=axes_row[0].transAxes, rotation=90,
+            ha="right", va="center", fontsize=9,
+        )  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -225,12 +257,13 @@ def render(args: argparse.Namespace) -> None:
     with atomic_open(args.out_summary, "w", encoding="utf-8", newline="") as handle:
         summary.to_csv(handle, index=False)
 
+    wrong = misclassified(results, args.data_dir)
     figures_dir = args.out_markdown.parent / "figures"
     figures = {}
     for name, fig in (
         ("learning_curves", plot_learning_curves(results)),
         ("confusion_matrices", plot_confusion_matrices(results)),
-        ("misclassified", plot_misclassified(results, args.data_dir)),
+        ("misclassified", plot_misclassified(wrong, args.data_dir)),
     ):
         if fig is not None:
             png = save_figure(fig, figures_dir / f"{name}.png")
@@ -239,15 +272,18 @@ def render(args: argparse.Namespace) -> None:
                 "file": f"figures/{name}.png",
             }
     first = next(iter(results.values()))["train"]
+    # Both strategies share every setting but the strategy itself.
+    shared_config = {k: v for k, v in first["config"].items() if k != "strategy"}
     context = {
         "summary": summary.to_dict("records"),
         "class_names": first["class_names"],
         "conclusion": conclusion(summary),
         "figures": figures,
+        "misclassified": wrong,
         "quality": quality,
-        "config": first["config"],
-        "provenance": first["provenance"],
-        "results": results,
+        "config": shared_config,
+        "strategies": list(results),
+        "provenance": {s: r["train"]["provenance"] for s, r in results.items()},
     }
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
