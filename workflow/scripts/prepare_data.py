@@ -29,6 +29,7 @@ from typing import Any
 from PIL import Image
 from tqdm import tqdm
 
+from tlpipe import provenance
 from tlpipe.dataset import SPLITS, check_layout, is_image_file
 from tlpipe.fileio import PipelineError, run_cli, sha256_bytes, sha256_file, write_json
 
@@ -332,15 +333,19 @@ def prepare(archive: Path, out_dir: Path, report: Path, manifest: Path | None) -
                 + "\n  remove or replace them in the archive"
             )
         summary = quality_report(root, classes, hashes, images)
+        archive_sha = sha256_file(archive)
         summary.update(
             dataset=out_dir.name,
             root=out_dir.as_posix(),
             archive={
                 "path": archive.as_posix(),
-                "sha256": sha256_file(archive),
+                "sha256": archive_sha,
                 "bytes": archive.stat().st_size,
             },
             manifest=manifest.as_posix() if manifest else None,
+            provenance=provenance.collect(
+                archive_sha256=archive_sha, dataset_sha256=summary["tree_sha256"]
+            ),
         )
         replace_dir(root, out_dir)
         write_json(report, summary)

@@ -1,0 +1,153 @@
+"""Same seed, same result; provenance recorded; resume after a real kill; no stale resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO, venv_env
+from datagen import make_image_folder, sha256
+
+pytestmark = pytest.mark.workflow
+
+TRAIN = REPO / "workflow" / "scripts" / "train.py"
+TIMING_KEYS = {"seconds", "total_seconds", "wall_seconds"}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    """Enough images that an epoch takes a moment (so a kill lands mid-run)."""
+    return make_image_folder(tmp_path_factory.mktemp("repro") / "data", n_train=24, n_val=6)
+
+
+def train_cmd(data_dir: Path, out: Path, weights: Path, *, epochs=3, lr="0.001", workers=0):
+    return [
+        sys.executable, str(TRAIN), "--data-dir", str(data_dir), "--strategy", "finetune",
+        "--weights", str(weights), "--weights-sha256", sha256(weights), "--epochs", str(epochs),
+        "--lr", lr, "--step-size", "2", "--seed", "11", "--crop-size", "32",
+        "--resize-size", "36", "--num-workers", str(workers), "--threads", "2",
+        "--device", "cpu", "--out-model", str(out / "model.pt"),
+        "--out-metrics", str(out / "train.json"), "--resume-dir", str(out / "resume"),
+    ]  # fmt: skip
+
+
+def run_training(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    result = subprocess.run(cmd, cwd=cwd, env=venv_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+def without_timing(value):
+    """A metrics JSON with the wall-clock fields removed, recursively."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def assert_same_training(a: Path, b: Path) -> None:
+    """Bitwise-identical best checkpoints and identical metrics (timing aside)."""
+    ckpt_a = torch.load(a / "model.pt", weights_only=True)
+    ckpt_b = torch.load(b / "model.pt", weights_only=True)
+    assert ckpt_a["state_dict"].keys() == ckpt_b["state_dict"].keys()
+    for key, tensor in ckpt_a["state_dict"].items():
+        assert torch.equal(tensor, ckpt_b["state_dict"][key]), key
+    assert ckpt_a["epoch"] == ckpt_b["epoch"] and ckpt_a["val_acc"] == ckpt_b["val_acc"]
+    metrics_a = json.loads((a / "train.json").read_text())
+    metrics_b = json.loads((b / "train.json").read_text())
+    assert without_timing(metrics_a) == without_timing(metrics_b)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_same_seed_gives_identical_checkpoints_and_metrics(tmp_path, data_dir, weights_file,
+                                                           workers):  # fmt: skip
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for out in runs:
+        run_training(train_cmd(data_dir, out, weights_file, epochs=2, workers=workers), tmp_path)
+    assert_same_training(*runs)
+
+
+def test_provenance_in_checkpoint_and_metrics(tmp_path, data_dir, weights_file):
+    out = tmp_path / "run"
+    run_training(train_cmd(data_dir, out, weights_file, epochs=1), REPO)
+    checkpoint = torch.load(out / "model.pt", weights_only=True)
+    metrics = json.loads((out / "train.json").read_text())
+    for prov in (checkpoint["provenance"], metrics["provenance"]):
+        assert len(prov["git"]["commit"]) == 40 and isinstance(prov["git"]["dirty"], bool)
+        assert prov["python"] == ".".join(map(str, sys.version_info[:3]))
+        assert prov["torch"] == str(torch.__version__)
+        assert prov["device"] == "cpu" and prov["threads"] == 2 and prov["seed"] == 11
+        assert len(prov["config_sha256"]) == 64 and len(prov["dataset_sha256"]) == 64
+        assert prov["weights_sha256"] == sha256(weights_file)
+    assert checkpoint["config"]["lr"] == 0.001 and checkpoint["class_names"] == ["ants", "bees"]
+
+
+def wait_for_epoch(resume: Path, process: subprocess.Popen, epoch: int, timeout=120) -> int:
+    """Poll the resumable state until it holds ``epoch`` completed epochs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        if (resume / "last.pt").exists():
+            try:
+                done = torch.load(resume / "last.pt", weights_only=True)["epoch"]
+            except Exception:  # being replaced right now: poll again
+                done = 0
+            if done >= epoch:
+                return done
+        time.sleep(0.05)
+    raise AssertionError("no resumable state written in time")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, data_dir,
+                                                                    weights_file, sig):  # fmt: skip
+    epochs = 4
+    reference = tmp_path / "reference"
+    run_training(train_cmd(data_dir, reference, weights_file, epochs=epochs), tmp_path)
+
+    killed = tmp_path / "killed"
+    cmd = train_cmd(data_dir, killed, weights_file, epochs=epochs)
+    process = subprocess.Popen(cmd, cwd=tmp_path, env=venv_env(), stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        done = wait_for_epoch(killed / "resume", process, epoch=1)
+        process.send_signal(sig)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode != 0
+    assert not (killed / "model.pt").exists()  # no half-written output
+    assert 1 <= done < epochs
+
+    rerun = run_training(cmd, tmp_path)
+    resumed_at = int(rerun.stderr.split("after epoch ")[1].split()[0])
+    assert resumed_at >= done
+    assert f"epoch {resumed_at}/{epochs}" not in rerun.stderr  # completed epochs not redone
+    assert f"epoch {epochs}/{epochs}" in rerun.stderr
+    assert_same_training(reference, killed)
+    assert not (killed / "resume" / "last.pt").exists()
+
+
+def test_changed_config_does_not_resume_from_a_stale_state(tmp_path, data_dir, weights_file):
+    out = tmp_path / "run"
+    cmd = train_cmd(data_dir, out, weights_file, epochs=4)
+    process = subprocess.Popen(cmd, cwd=tmp_path, env=venv_env(), stderr=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        wait_for_epoch(out / "resume", process, epoch=1)
+    finally:
+        process.kill()
+        process.wait()
+    changed = run_training(train_cmd(data_dir, out, weights_file, epochs=4, lr="0.01"), tmp_path)
+    assert "written with other settings; starting over" in changed.stderr
+    assert "resuming" not in changed.stderr
+    fresh = tmp_path / "fresh"
+    run_training(train_cmd(data_dir, fresh, weights_file, epochs=4, lr="0.01"), tmp_path)
+    assert_same_training(out, fresh)
