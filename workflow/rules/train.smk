@@ -23,7 +23,7 @@ rule train:
         "../envs/pytorch.yaml"
     threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=2000,
         runtime=120,
     params:
         arch=MODEL["arch"],
@@ -39,6 +39,8 @@ rule train:
         seed=TRAIN["seed"],
         device=TRAIN["device"],
         num_workers=TRAIN["num_workers"],
+        precision=TRAIN["precision"],
+        cache_images=str(TRAIN["cache_images"]).lower(),
         crop_size=DATA["crop_size"],
         resize_size=DATA["resize_size"],
     shell:
@@ -49,6 +51,7 @@ rule train:
         " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
         " --momentum {params.momentum} --step-size {params.step_size}"
         " --gamma {params.gamma} --seed {params.seed} --device {params.device}"
-        " --num-workers {params.num_workers} --crop-size {params.crop_size}"
+        " --num-workers {params.num_workers} --precision {params.precision}"
+        " --cache-images {params.cache_images} --crop-size {params.crop_size}"
         " --resize-size {params.resize_size} --out-model {output.model}"
         " --out-metrics {output.metrics} > {log} 2>&1"

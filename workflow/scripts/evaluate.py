@@ -24,7 +24,14 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, r
 
 from tlpipe import provenance
 from tlpipe.dataset import ImageListDataset, check_layout, eval_transform, list_samples, make_loader
-from tlpipe.engine import predict, resolve_threads, summarize
+from tlpipe.engine import (
+    EVAL_BATCH_SIZE,
+    PRECISIONS,
+    predict,
+    resolve_precision,
+    resolve_threads,
+    summarize,
+)
 from tlpipe.fileio import PipelineError, atomic_open, run_cli, write_json
 from tlpipe.model import load_checkpoint, model_from_checkpoint, select_device
 
@@ -109,8 +116,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         dataset, args.batch_size, shuffle=False, num_workers=args.num_workers, seed=0
     )
     device = select_device(args.device)
-    model = model_from_checkpoint(checkpoint).to(device)
-    logits, labels = predict(model, loader, device)
+    model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
+    # By default the precision training validated with, so that the accuracy here is
+    # the checkpoint's validation accuracy (older checkpoints: fp32).
+    requested = (
+        checkpoint.get("precision", "fp32") if args.precision == "checkpoint" else args.precision
+    )
+    precision = resolve_precision(requested, device)
+    logits, labels = predict(model, loader, device, precision)
     probabilities = torch.softmax(logits, 1).numpy()
     metrics = classification_metrics(probabilities, labels.numpy(), class_names)
     metrics.update(
@@ -118,6 +131,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         n=len(samples),
         strategy=checkpoint["strategy"],
         checkpoint_epoch=checkpoint["epoch"],
+        precision=precision,
         provenance=provenance.collect(device=str(device), model=str(args.model)),
     )
     relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
@@ -144,9 +158,17 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, required=True, help="ImageFolder root")
     parser.add_argument("--out-metrics", type=Path, required=True, help="metrics JSON to write")
     parser.add_argument("--out-predictions", type=Path, required=True, help="CSV to write")
-    parser.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    parser.add_argument(
+        "--batch-size", type=int, default=EVAL_BATCH_SIZE, help="batch size (default: 32)"
+    )
     parser.add_argument("--num-workers", type=int, default=2, help="loader workers (default: 2)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    parser.add_argument(
+        "--precision",
+        default="checkpoint",
+        choices=("checkpoint", *PRECISIONS),
+        help="backbone arithmetic; checkpoint: the one training used (default: checkpoint)",
+    )
     parser.add_argument("--threads", type=int, default=0, help="0: from $OMP_NUM_THREADS")
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser

@@ -37,9 +37,11 @@ from tlpipe.dataset import (
     CachedImageDataset,
     ImageListDataset,
     check_layout,
+    eval_geometry,
     eval_transform,
     list_samples,
     make_loader,
+    to_network_input,
     train_transform,
     tree_sha256,
 )
@@ -160,8 +162,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--num-workers",
         type=int,
         default=2,
-        help="DataLoader workers decoding images each epoch; with --cache-images true "
-        "they only crop and flip cached images (default: 2)",
+        help="DataLoader workers decoding images every epoch; unused with --cache-images "
+        "true, where images are decoded once by --threads threads (default: 2)",
     )
     add(
         "--precision",
@@ -232,8 +234,13 @@ def make_datasets(
         return ImageListDataset(train_samples, train_tf), ImageListDataset(val_samples, val_tf)
     tick = time.perf_counter()
     train_set = CachedImageDataset(train_samples, train_tf, threads=threads)
-    # The validation transform has no randomness: cache its output, not the decoded image.
-    val_set = CachedImageDataset(val_samples, val_tf, deterministic=True, threads=threads)
+    # Validation's resize and centre crop have no randomness: cache their (uint8) output.
+    val_set = CachedImageDataset(
+        val_samples,
+        to_network_input(),
+        preprocess=eval_geometry(args.crop_size, args.resize_size),
+        threads=threads,
+    )
     log.info(
         "decoded %d images once in %.1fs; cache %.0f MB",
         len(train_set) + len(val_set),
@@ -283,6 +290,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     train_samples = list_samples(data_dir / "train", classes)
     val_samples = list_samples(data_dir / "val", classes)
     train_set, val_set = make_datasets(args, train_samples, val_samples, threads)
+    # Cached images need no workers: a crop and flip of a uint8 tensor costs about a
+    # millisecond, less than handing it over from a worker process (each a fork of this
+    # process, competing with training for the same cores).
+    workers = 0 if args.cache_images else args.num_workers
     pin = device.type == "cuda"
     # Validation runs in eval mode, where every image's output is independent of the
     # others in its batch: larger batches only make it faster.
@@ -290,7 +301,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         val_set,
         max(args.batch_size, EVAL_BATCH_SIZE),
         shuffle=False,
-        num_workers=0 if args.cache_images else args.num_workers,
+        num_workers=workers,
         seed=args.seed,
         pin_memory=pin,
     )
@@ -346,7 +357,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             train_set,
             args.batch_size,
             shuffle=True,
-            num_workers=args.num_workers,
+            num_workers=workers,
             seed=seed,
             pin_memory=pin,
         )

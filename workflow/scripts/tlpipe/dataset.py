@@ -8,11 +8,12 @@ names are the sorted folder names, so the class index order is the same everywhe
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -125,14 +126,20 @@ def train_transform(crop_size: int) -> v2.Compose:
 
 def eval_transform(crop_size: int, resize_size: int) -> v2.Compose:
     """The tutorial's validation transform: Resize(shorter side) + CenterCrop."""
+    return v2.Compose([eval_geometry(crop_size, resize_size), to_network_input()])
+
+
+def eval_geometry(crop_size: int, resize_size: int) -> v2.Compose:
+    """The uint8 part of :func:`eval_transform`: Resize(shorter side) + CenterCrop."""
     return v2.Compose(
-        [
-            v2.ToImage(),
-            v2.Resize(resize_size, antialias=True),
-            v2.CenterCrop(crop_size),
-            v2.ToDtype(torch.float32, scale=True),
-            v2.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
+        [v2.ToImage(), v2.Resize(resize_size, antialias=True), v2.CenterCrop(crop_size)]
+    )
+
+
+def to_network_input() -> v2.Compose:
+    """uint8 image to the float32, ImageNet-normalised tensor the network takes."""
+    return v2.Compose(
+        [v2.ToDtype(torch.float32, scale=True), v2.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     )
 
 
@@ -167,25 +174,50 @@ def decode_image(path: str) -> torch.Tensor:
     return v2.functional.pil_to_tensor(load_rgb(path))
 
 
-def decode_all(paths: Sequence[str], threads: int = 1) -> list[torch.Tensor]:
-    """Decode many images, in order; PIL releases the GIL while decoding, so threads help."""
+def decode_all(
+    paths: Sequence[str], threads: int = 1, then: Callable | None = None
+) -> list[torch.Tensor]:
+    """Decode many images, in order, applying ``then`` to each as it arrives.
+
+    PIL releases the GIL while decoding, so ``threads`` decoder threads help; ``then``
+    runs in the calling thread, so only a few decoded images are held at a time.
+    """
+    then = then or (lambda image: image)
     if threads <= 1:
-        return [decode_image(p) for p in paths]
+        return [then(decode_image(p)) for p in paths]
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return list(pool.map(decode_image, paths))
+        return [then(image) for image in pool.map(decode_image, paths)]
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """Run torch ops on one thread: per-image transforms are too small to split, and
+    splitting them costs more (thread hand-offs) than it saves, many times over on a
+    busy machine. (DataLoader workers run single-threaded already.)"""
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 class CachedImageDataset(Dataset):
     """Like :class:`ImageListDataset`, but every image is decoded once, up front.
 
-    The images are kept as uint8 (C, H, W) tensors (1 byte per pixel and channel, a
-    quarter of float32) and the transform runs on them on every access. The project's
-    transforms start with ``v2.ToImage()``, which turns a PIL image into this very
-    tensor, so a random transform draws the same parameters from the same RNG and
-    returns the same tensor as decoding the file each time: only the decoding is saved.
+    Images are kept as uint8 (C, H, W) tensors (a quarter of float32's memory) and
+    ``transform`` runs on them on every access. The project's transforms start with
+    ``v2.ToImage()``, which turns a PIL image into this very tensor, so a random
+    transform draws the same parameters from the same RNG and returns the same tensor
+    as decoding the file each time: only the decoding is saved.
 
-    ``deterministic=True`` (for a transform without randomness, e.g. validation) also
-    caches the transformed tensors, so the transform itself runs once per image.
+    ``preprocess``, for a deterministic first part of the transform (validation's
+    resize and centre crop), is applied once, before caching:
+    ``CachedImageDataset(s, b, preprocess=a)`` gives what
+    ``ImageListDataset(s, v2.Compose([a, b]))`` gives.
     """
 
     def __init__(
@@ -193,15 +225,19 @@ class CachedImageDataset(Dataset):
         samples: Sequence[Sample],
         transform: Callable,
         *,
-        deterministic: bool = False,
+        preprocess: Callable | None = None,
         threads: int = 1,
     ):
         self.samples = list(samples)
         self.transform = transform
-        self.images = decode_all([path for path, _ in self.samples], threads)
-        self.deterministic = deterministic
-        if deterministic:  # transform once, then drop the decoded images
-            self.images = [transform(image).as_subclass(torch.Tensor) for image in self.images]
+        # clone: a centre crop is a view, which would keep the whole resized image alive
+        then = (
+            (lambda image: preprocess(image).as_subclass(torch.Tensor).clone())
+            if preprocess
+            else None
+        )
+        with single_threaded():
+            self.images = decode_all([path for path, _ in self.samples], threads, then)
         log.debug("cached %d images (%.0f MB)", len(self.images), self.nbytes / 2**20)
 
     @property
@@ -213,8 +249,8 @@ class CachedImageDataset(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        image, label = self.images[index], self.samples[index][1]
-        return (image if self.deterministic else self.transform(image)), label
+        with single_threaded():
+            return self.transform(self.images[index]), self.samples[index][1]
 
 
 def seed_worker(worker_id: int) -> None:
