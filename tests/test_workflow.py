@@ -84,6 +84,9 @@ def test_evaluation_outputs(finished_run, strategy):
     assert set(predictions.columns) >= {"path", "true", "predicted", "probability"}
     assert predictions.probability.between(0.5, 1.0).all()
     assert set(evaluation["per_class"]) == {"ants", "bees"}
+    prov = evaluation["provenance"]
+    assert prov["seed"] == 7 and len(prov["config_sha256"]) == 64
+    assert len(prov["dataset_sha256"]) == 64 and len(prov["model_sha256"]) == 64
 
 
 def test_report_and_summary(finished_run):

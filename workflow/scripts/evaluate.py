@@ -32,7 +32,7 @@ from tlpipe.engine import (
     resolve_threads,
     summarize,
 )
-from tlpipe.fileio import PipelineError, atomic_open, run_cli, write_json
+from tlpipe.fileio import PipelineError, atomic_open, run_cli, sha256_file, write_json
 from tlpipe.model import load_checkpoint, model_from_checkpoint, select_device
 
 log = logging.getLogger("evaluate")
@@ -132,7 +132,17 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         strategy=checkpoint["strategy"],
         checkpoint_epoch=checkpoint["epoch"],
         precision=precision,
-        provenance=provenance.collect(device=str(device), model=str(args.model)),
+        # What produced the checkpoint (seed, config, data and weights hashes), updated
+        # with where this evaluation ran.
+        provenance={
+            **checkpoint["provenance"],
+            **provenance.collect(
+                device=str(device),
+                threads=torch.get_num_threads(),
+                model=str(args.model),
+                model_sha256=sha256_file(args.model),
+            ),
+        },
     )
     relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
     table = predictions_table(relative, probabilities, labels.numpy(), class_names)
