@@ -26,12 +26,14 @@ def data_dir(tmp_path_factory) -> Path:
     return make_image_folder(tmp_path_factory.mktemp("repro") / "data", n_train=24, n_val=6)
 
 
-def train_cmd(data_dir: Path, out: Path, weights: Path, *, epochs=3, lr="0.001", workers=0):
+def train_cmd(data_dir: Path, out: Path, weights: Path, *, epochs=3, lr="0.001", workers=None):
     return [
         sys.executable, str(TRAIN), "--data-dir", str(data_dir), "--strategy", "finetune",
         "--weights", str(weights), "--weights-sha256", sha256(weights), "--epochs", str(epochs),
         "--lr", lr, "--step-size", "2", "--seed", "11", "--crop-size", "32",
-        "--resize-size", "36", "--num-workers", str(workers), "--threads", "2",
+        "--resize-size", "36", "--threads", "2",
+        # workers: decode in DataLoader worker processes (no cache) to test their seeding
+        *(["--cache-images", "false", "--num-workers", str(workers)] if workers else []),
         "--device", "cpu", "--out-model", str(out / "model.pt"),
         "--out-metrics", str(out / "train.json"), "--resume-dir", str(out / "resume"),
     ]  # fmt: skip
@@ -65,7 +67,7 @@ def assert_same_training(a: Path, b: Path) -> None:
     assert without_timing(metrics_a) == without_timing(metrics_b)
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize("workers", [None, 2], ids=["cached", "2-workers"])
 def test_same_seed_gives_identical_checkpoints_and_metrics(tmp_path, data_dir, weights_file,
                                                            workers):  # fmt: skip
     runs = [tmp_path / "a", tmp_path / "b"]
