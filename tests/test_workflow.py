@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
 import torch
 from browser import find_chromium, inspect_page
 from conftest import copy_project, planned_jobs, snakemake, tiny_config, write_config
+from datagen import sha256
 
 pytestmark = pytest.mark.workflow
 
@@ -145,3 +147,22 @@ def test_snakemake_report(finished_run, tmp_path):
     text = out.read_text()
     for expected in ("comparison.html", "learning_curves.png", "train.json", "data_quality.json"):
         assert expected in text, expected
+
+
+def test_failed_rerun_leaves_earlier_results_intact(finished_run, tmp_path):
+    """A rerun that stops on bad input (checksum mismatch) keeps the earlier results."""
+    project = tmp_path / "project"
+    shutil.copytree(finished_run["project"], project, symlinks=True)  # copy2 keeps mtimes
+    results = ["models/finetune/model.pt", "models/feature_extract/model.pt",
+               "metrics/finetune/train.json", "metrics/data_quality.json",
+               "reports/comparison.html", "data/tiny/train/ants/ants_0.jpg"]  # fmt: skip
+    before = {path: sha256(project / path) for path in results}
+    config = finished_run["config"]
+    bad = write_config(project, {**config, "data": {**config["data"], "sha256": "0" * 64}})
+    result = snakemake(project, "--cores", "2", "--configfile", bad.name, check=False)
+    assert result.returncode != 0
+    log = (project / "logs/download_data.log").read_text()
+    assert "sha256 mismatch: expected 0000" in log and "data.sha256" in log
+    assert "Traceback" not in log
+    assert {path: sha256(project / path) for path in results} == before
+    assert not list((project / "data/raw").glob("*.part"))
