@@ -18,6 +18,8 @@
 #
 # Requires root and the packages from ci/slurm/install.sh.
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login shell's PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 STATE_DIR="${SLURM_TEST_STATE_DIR:-/tmp/tl-slurm}"
 CONF_DIR="${SLURM_TEST_CONF_DIR:-/etc/slurm}"
@@ -147,27 +149,6 @@ chmod 755 "$STATE_DIR"
 exec 9>"$STATE_DIR/.lock"
 flock -w "$TIMEOUT" 9 || { err "could not lock $STATE_DIR/.lock"; exit 1; }
 
-# Fast path: everything we started is still alive and answering.
-if pid_alive slurmd && pid_alive slurmctld && pid_alive slurmdbd && pid_alive mariadbd \
-   && { pid_alive munged || munge_ok >/dev/null 2>&1; } \
-   && node_idle >/dev/null 2>&1 && sacct_ok >/dev/null 2>&1; then
-  log "cluster already running (state dir $STATE_DIR); nothing to do"
-  exit 0
-fi
-
-# Refuse to fight with slurm daemons we did not start (ports 6817-6819).
-for d in slurmctld slurmd slurmdbd; do
-  if ! pid_alive "$d"; then
-    other=""
-    for p in $(pgrep -x "$d" || true); do
-      proc_running "$p" && other="$other $p"
-    done
-    if [ -n "$other" ]; then
-      die "a $d not started by this script is already running (pid(s): $other); stop it first"
-    fi
-  fi
-done
-
 # --------------------------------------------------------------- configs --
 
 write_if_changed() {  # write_if_changed FILE MODE  (content on stdin)
@@ -201,7 +182,9 @@ if [ ! -s "$DB_PASS_FILE" ]; then
 fi
 DB_PASS="$(cat "$DB_PASS_FILE")"
 
-write_if_changed "$SLURM_CONF_FILE" 644 <<EOF
+# slurm.conf as this script writes it (stdout).
+render_slurm_conf() {
+  cat <<EOF
 $MARKER -- state dir: $STATE_DIR
 ClusterName=$CLUSTER
 SlurmctldHost=localhost(127.0.0.1)
@@ -238,10 +221,45 @@ Waittime=0
 AccountingStorageType=accounting_storage/slurmdbd
 AccountingStorageHost=localhost
 AccountingStoragePort=6819
+# store sbatch --comment (the snakemake plugin puts the rule name there)
+AccountingStoreFlags=job_comment
 JobCompType=jobcomp/none
 NodeName=localhost NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=$NCPUS RealMemory=$REAL_MEM_MB State=UNKNOWN
 PartitionName=$PARTITION Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 EOF
+}
+
+# Fast path: everything we started is still alive and answering. If slurm.conf
+# differs from what this script writes now (e.g. after an update of this script),
+# rewrite it and apply it with `scontrol reconfigure` instead of restarting.
+if pid_alive slurmd && pid_alive slurmctld && pid_alive slurmdbd && pid_alive mariadbd \
+   && { pid_alive munged || munge_ok >/dev/null 2>&1; } \
+   && node_idle >/dev/null 2>&1 && sacct_ok >/dev/null 2>&1; then
+  if render_slurm_conf | cmp -s - "$SLURM_CONF_FILE"; then
+    log "cluster already running (state dir $STATE_DIR); nothing to do"
+  else
+    render_slurm_conf | write_if_changed "$SLURM_CONF_FILE" 644
+    T scontrol reconfigure >/dev/null || die "scontrol reconfigure failed"
+    wait_for - "node to be idle after reconfigure" node_idle || die "node not idle after reconfigure"
+    log "cluster already running; applied the new $SLURM_CONF_FILE (scontrol reconfigure)"
+  fi
+  exit 0
+fi
+
+# Refuse to fight with slurm daemons we did not start (ports 6817-6819).
+for d in slurmctld slurmd slurmdbd; do
+  if ! pid_alive "$d"; then
+    other=""
+    for p in $(pgrep -x "$d" || true); do
+      proc_running "$p" && other="$other $p"
+    done
+    if [ -n "$other" ]; then
+      die "a $d not started by this script is already running (pid(s): $other); stop it first"
+    fi
+  fi
+done
+
+render_slurm_conf | write_if_changed "$SLURM_CONF_FILE" 644
 
 write_if_changed "$SLURMDBD_CONF_FILE" 600 <<EOF
 $MARKER -- state dir: $STATE_DIR

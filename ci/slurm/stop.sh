@@ -9,6 +9,8 @@
 # Environment: SLURM_TEST_STATE_DIR [/tmp/tl-slurm], SLURM_TEST_CONF_DIR [/etc/slurm]
 # (must match what start.sh used).
 set -euo pipefail
+# The daemons live in /usr/sbin, which a non-login shell's PATH may lack.
+export PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 STATE_DIR="${SLURM_TEST_STATE_DIR:-/tmp/tl-slurm}"
 CONF_DIR="${SLURM_TEST_CONF_DIR:-/etc/slurm}"

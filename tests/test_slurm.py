@@ -1,0 +1,421 @@
+"""`snakemake --profile slurm` on a real single-node SLURM cluster (see ci/slurm/).
+
+The workflow runs on the tiny generated dataset with the repository's profile, typed as a
+user types it, from the project root (``slurm`` is a link to ``profiles/slurm``). Checks:
+sacct lists exactly the jobs snakemake submitted, one COMPLETED job per non-local job; the
+downloads ran on the submit host, not as jobs; the metrics equal those of a local
+``snakemake --cores 2`` run with the same config and thread count. A second run interrupts
+both training jobs after their first epoch (one is requeued by SLURM, the other killed and
+resubmitted by snakemake): each must resume from the last completed epoch and end with the
+numbers of an uninterrupted run.
+
+Skipped when SLURM is not installed or its node is not up. As root, with
+ci/slurm/start.sh present, the module starts the test cluster itself (idempotent) and stops
+it afterwards, but only when it was not running before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from conftest import REPO, copy_project, snakemake, tiny_config, venv_env, write_config
+from datagen import sha256
+
+pytestmark = pytest.mark.workflow
+
+START, STOP = REPO / "ci/slurm/start.sh", REPO / "ci/slurm/stop.sh"
+RUN_TIMEOUT = 600  # seconds for one `snakemake --profile slurm` run (about 2 minutes on CI)
+# Jobs of the default target that must run through sbatch, by rule.
+EXPECTED_JOBS = {"prepare_data": 1, "train": 2, "evaluate": 2, "report": 1}
+LOCAL_RULES = ("download_data", "download_weights")
+TIMING_KEYS = {"seconds", "wall_seconds", "total_seconds", "provenance"}
+SACCT_FIELDS = "JobID,JobName,Comment,State,Partition,Account,AllocCPUS,ReqMem,Timelimit,Elapsed"
+SUBMITTED = re.compile(
+    r"Job \d+ has been submitted with SLURM jobid (\d+) "
+    r"\(log: \S*/slurm_logs/rule_(\w+)/(?:([^/\s]+)/)?\d+\.log\)"
+)
+
+
+def test_profile_is_linked_documented_and_left_to_the_site():
+    """Static checks, no SLURM needed: `--profile slurm` finds ./slurm -> profiles/slurm;
+    every entry is commented; partition and account are the site's to fill in."""
+    link = REPO / "slurm"
+    assert link.is_symlink() and os.readlink(link) == "profiles/slurm"
+    text = (link / "config.yaml").read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    for before, line in itertools.pairwise(lines):
+        if not line.lstrip().startswith("#") and "#" not in line:
+            assert before.lstrip().startswith("#"), f"entry without a comment: {line!r}"
+    profile = yaml.safe_load(text)
+    assert profile["executor"] == "slurm" and profile["jobs"] >= 2
+    defaults, train = profile["default-resources"], profile["set-resources"]["train"]
+    assert "slurm_partition" not in defaults and "slurm_account" not in defaults
+    assert "# slurm_partition:" in text and "# slurm_account:" in text
+    assert train["mem_mb"] > defaults["mem_mb"] and train["runtime"] > defaults["runtime"]
+    assert "# gpu: 1" in text and "gpu" not in train  # the site enables GPUs
+    assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
+    # profiles/default applies to every run, local ones too: never the cluster settings
+    default = REPO / "profiles/default/config.yaml"
+    if default.exists():
+        settings = yaml.safe_load(default.read_text()) or {}
+        assert "executor" not in settings and "default-resources" not in settings
+
+
+def query(*cmd: str) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def node_states() -> list[str] | None:
+    """States of the cluster's nodes, or None when the controller does not answer."""
+    try:
+        result = query("sinfo", "-h", "-o", "%T")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.split() if result.returncode == 0 and result.stdout.strip() else None
+
+
+def node_ready(wait: float = 30) -> bool:
+    """A node can take jobs (idle or mixed), waiting up to ``wait`` seconds for it."""
+    deadline = time.monotonic() + wait
+    while True:
+        states = node_states()
+        if states is None:  # no controller: nothing to wait for
+            return False
+        if {"idle", "mixed"} & set(states):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+
+
+@pytest.fixture(scope="module")
+def slurm_cluster():
+    """A running SLURM cluster; started here (and stopped after) when this module may."""
+    if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
+        pytest.skip("SLURM is not installed (no sbatch/sinfo): see ci/slurm/README.md")
+    was_running = node_states() is not None
+    may_start = os.geteuid() == 0 and START.exists()
+    if may_start:  # idempotent; also applies an updated slurm.conf to a running cluster
+        result = subprocess.run([str(START)], capture_output=True, text=True, timeout=900)
+        if result.returncode != 0 and not was_running:
+            pytest.fail(f"{START} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    elif not was_running:
+        pytest.skip("the SLURM cluster is not running: start it with ci/slurm/start.sh (root)")
+    try:
+        if not node_ready():
+            pytest.skip("no SLURM node is idle: see `sinfo` (and ci/slurm/README.md)")
+        yield
+    finally:
+        if may_start and not was_running:
+            subprocess.run([str(STOP)], capture_output=True, text=True, timeout=300)
+
+
+def node_capacity() -> dict:
+    """CPUs, memory (MB), GPUs and partition names of the default partition's nodes."""
+    result = query("sinfo", "-h", "-o", "%P|%c|%m|%G")
+    rows = [line.split("|") for line in result.stdout.split()]
+    default = next((r for r in rows if r[0].endswith("*")), rows[0])
+    return {
+        "cpus": int(default[1].rstrip("+")),
+        "mem_mb": int(default[2].rstrip("+")),
+        "gpus": "gpu" in default[3],
+        "partitions": {r[0].rstrip("*") for r in rows},
+    }
+
+
+def fit_profile_to_node(profile: dict, node: dict) -> list[str]:
+    """Lower in ``profile`` what the test node cannot give (memory, GPUs; a site's
+    partition or account, should someone fill them in); returns one line per change. The
+    repository profile needs none on a node with >= 8 GB: the test then runs it as is."""
+    changes = []
+    sections = {"default-resources": profile.get("default-resources") or {}}
+    for rule, resources in (profile.get("set-resources") or {}).items():
+        sections[f"set-resources.{rule}"] = resources
+    for name, resources in sections.items():
+        if int(resources.get("mem_mb", 0)) > node["mem_mb"]:
+            changes.append(f"{name}.mem_mb: {resources['mem_mb']} -> {node['mem_mb']}")
+            resources["mem_mb"] = node["mem_mb"]
+        if resources.get("gpu") and not node["gpus"]:
+            changes.append(f"{name}.gpu: {resources['gpu']} -> removed (node has no GPU)")
+            resources.pop("gpu")
+            resources.pop("gpu_model", None)
+        partition = resources.get("slurm_partition")
+        if partition is not None and partition not in node["partitions"]:
+            changes.append(f"{name}.slurm_partition: {partition} -> default partition")
+            resources.pop("slurm_partition")
+        if resources.get("slurm_account") is not None:
+            changes.append(f"{name}.slurm_account: {resources.pop('slurm_account')} -> default")
+    return changes
+
+
+def sacct_rows(run_id: str, expected: int, duplicates: bool = False) -> list[dict[str, str]]:
+    """sacct's records of the jobs named ``run_id`` (the plugin's job name for one run),
+    polled until ``expected`` records in a final state are there (the accounting DB can
+    lag a few seconds)."""
+    fields = SACCT_FIELDS.split(",")
+    deadline = time.monotonic() + 60
+    while True:
+        flags = ["-X", "-P", "-n", "-D"] if duplicates else ["-X", "-P", "-n"]
+        result = query("sacct", *flags, "--starttime", "now-2days", "--name", run_id,
+                       "-o", SACCT_FIELDS)  # fmt: skip
+        rows = [dict(zip(fields, line.split("|"), strict=True))
+                for line in result.stdout.splitlines() if line.strip()]  # fmt: skip
+        final = ("COMPLETED", "CANCELLED", "FAILED", "REQUEUED", "TIMEOUT")
+        done = all(r["State"].split()[0] in final for r in rows)
+        if (len(rows) >= expected and done) or time.monotonic() > deadline:
+            return rows
+        time.sleep(2)
+
+
+def sacct_table(run_id: str, duplicates: bool = False) -> str:
+    """The listing a person would look at (for the test output and the docs)."""
+    fields = SACCT_FIELDS.replace("JobName", "JobName%36").replace("Comment", "Comment%40")
+    flags = ["-X", "-D"] if duplicates else ["-X"]
+    result = query("sacct", *flags, "--starttime", "now-2days", "--name", run_id, "-o", fields)
+    return result.stdout
+
+
+def stores_comments() -> bool:
+    """Whether sacct can show sbatch --comment (AccountingStoreFlags=job_comment)."""
+    result = query("scontrol", "show", "config")
+    return "job_comment" in result.stdout.lower()
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop snakemake as a user does: SIGINT (it ignores SIGTERM while waiting for jobs),
+    upon which it scancels its jobs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run_slurm(project: Path, *args: str, during=None) -> str:
+    """Run ``snakemake --profile slurm`` in ``project`` as a user would, plus ``args``;
+    return its output. ``during(output_so_far)`` is called every 0.1 s while it runs."""
+    cmd = ["snakemake", "--profile", "slurm", *args,
+           "--slurm-init-seconds-before-status-checks", "1"]  # fmt: skip
+    log = project / f"snakemake-slurm-{time.strftime('%H%M%S')}.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=project, env=venv_env(), stdout=out, stderr=out)
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while proc.poll() is None and time.monotonic() < deadline:
+                if during is not None:
+                    during(log.read_text())
+                time.sleep(0.1)
+        finally:
+            timed_out = proc.poll() is None
+            stop(proc)
+    output = log.read_text()
+    if timed_out:
+        pytest.fail(f"{' '.join(cmd)}: still running after {RUN_TIMEOUT}s, stopped with "
+                    f"SIGINT\n{output[-8000:]}")  # fmt: skip
+    if proc.returncode != 0:
+        pytest.fail(f"{' '.join(cmd)} exited {proc.returncode}\n{output[-8000:]}")
+    return output
+
+
+def run_id_of(output: str) -> str:
+    match = re.search(r"SLURM run ID: (\S+)", output)
+    assert match, "no 'SLURM run ID' in snakemake's output"
+    return match.group(1)
+
+
+def submitted_jobs(output: str) -> dict[str, tuple[str, str]]:
+    """SLURM job id -> (rule, wildcards) for every job snakemake submitted."""
+    return {jobid: (rule, wildcards or "") for jobid, rule, wildcards in SUBMITTED.findall(output)}
+
+
+def without_timing(value):
+    """A metrics document without the fields that differ between runs (times, host)."""
+    if isinstance(value, dict):
+        return {k: without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
+    if isinstance(value, list):
+        return [without_timing(v) for v in value]
+    return value
+
+
+def read(project: Path, path: str) -> dict:
+    return json.loads((project / path).read_text())
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_cluster, tmp_path_factory, tiny_dataset, weights_file):
+    """The default target run once through SLURM and once locally, same config."""
+    node = node_capacity()
+    if node["cpus"] < 2:
+        pytest.skip(f"the SLURM node has {node['cpus']} CPU; train/evaluate need 2 (threads)")
+    base = tmp_path_factory.mktemp("slurm")
+    # Both copies first, so both runs use the same code even if the tree changes meanwhile.
+    cluster, local = copy_project(base / "cluster"), copy_project(base / "local")
+    assert (cluster / "slurm").is_symlink(), "the copy must keep the `slurm` profile link"
+    # IMAGENET1K_V1 with a local weights_url: download_weights runs too (as a local rule).
+    model = {"weights": "IMAGENET1K_V1", "weights_url": str(weights_file),
+             "weights_sha256": sha256(weights_file)}  # fmt: skip
+    config = tiny_config(tiny_dataset, weights_file, model=model, train={"epochs": 2})
+    for project in (cluster, local):
+        write_config(project, config)
+
+    profile_file = (cluster / "slurm" / "config.yaml").resolve()
+    profile = yaml.safe_load(profile_file.read_text())
+    changes = fit_profile_to_node(profile, node)
+    if changes:
+        header = "".join(f"# test override: {line}\n" for line in changes)
+        profile_file.write_text(header + yaml.safe_dump(profile, sort_keys=False))
+    output = run_slurm(cluster, "--configfile", "test-config.yaml")
+    run_id = run_id_of(output)
+    rows = sacct_rows(run_id, sum(EXPECTED_JOBS.values()))
+    print(f"\nprofile changes for this node: {changes or 'none'}\n{sacct_table(run_id)}")
+
+    snakemake(local, "--cores", "2", "--configfile", "test-config.yaml")
+    return {"cluster": cluster, "local": local, "config": config, "output": output,
+            "run_id": run_id, "sacct": rows}  # fmt: skip
+
+
+def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
+    rows, submitted = slurm_run["sacct"], submitted_jobs(slurm_run["output"])
+    assert {r["JobID"] for r in rows} == set(submitted), "sacct must list what was submitted"
+    assert Counter(rule for rule, _ in submitted.values()) == EXPECTED_JOBS
+    for row in rows:
+        rule, wildcards = submitted[row["JobID"]]
+        assert row["State"] == "COMPLETED", row
+        assert row["JobName"] == slurm_run["run_id"]
+        if stores_comments():  # the plugin's comment names the rule and wildcards
+            suffix = f"_wildcards_{wildcards}" if wildcards else ""
+            assert row["Comment"] == f"rule_{rule}{suffix}", row
+        if rule in ("train", "evaluate"):  # threads: 2 -> --cpus-per-task=2
+            assert row["AllocCPUS"] == "2", row
+    assert {w for rule, w in submitted.values() if rule == "train"} == {
+        "finetune",
+        "feature_extract",
+    }
+
+
+def test_downloads_ran_on_the_submit_host(slurm_run):
+    output, cluster = slurm_run["output"], slurm_run["cluster"]
+    submitted_rules = {rule for rule, _ in submitted_jobs(output).values()}
+    comments = " ".join(r["Comment"] for r in slurm_run["sacct"])
+    for rule in LOCAL_RULES:
+        assert f"localrule {rule}:" in output
+        assert rule not in submitted_rules and f"rule_{rule}" not in comments
+    assert (cluster / "data/raw/tiny.zip").is_file()
+    assert (cluster / "data/weights/resnet18-IMAGENET1K_V1.pth").is_file()
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
+def test_metrics_match_a_local_run(slurm_run, strategy):
+    cluster, local = slurm_run["cluster"], slurm_run["local"]
+    for name in ("train", "eval"):
+        on_cluster = read(cluster, f"metrics/{strategy}/{name}.json")
+        here = read(local, f"metrics/{strategy}/{name}.json")
+        assert without_timing(on_cluster) == without_timing(here), f"{strategy} {name}.json"
+    prov_cluster = read(cluster, f"metrics/{strategy}/train.json")["provenance"]
+    prov_local = read(local, f"metrics/{strategy}/train.json")["provenance"]
+    assert prov_cluster["threads"] == prov_local["threads"] == 2
+    assert prov_cluster["device"] == prov_local["device"]
+    assert len(read(cluster, f"metrics/{strategy}/train.json")["history"]) == 2
+
+
+def suspend(jobid: str) -> None:
+    """Stop a running job where it is (SIGSTOP), so training cannot go on meanwhile."""
+    result = query("scontrol", "suspend", jobid)
+    assert result.returncode == 0, f"scontrol suspend {jobid}: {result.stderr}"
+
+
+def job_state(jobid: str) -> str:
+    return query("squeue", "-h", "-j", jobid, "-o", "%T").stdout.strip()
+
+
+def end_suspended(jobid: str, how: str) -> None:
+    """End a suspended training job the way a cluster does.
+
+    ``requeue``: killed and put back in the queue, as preemption with PreemptMode=REQUEUE
+    or a node failure with --requeue does; the job starts again from the top under the
+    same id (released at once here: SLURM holds a requeued job for a while).
+    ``kill``: the training process gets SIGKILL (as from the OOM killer), the job FAILS
+    and snakemake's retries submit it again; a time limit (TIMEOUT) is handled the same
+    way by the plugin. (Not scancel: plugin 2.8.0 takes its "CANCELLED by <uid>" for a
+    running job and waits for ever.)"""
+    if how == "requeue":
+        assert query("scontrol", "requeue", jobid).returncode == 0
+        deadline = time.monotonic() + 60
+        while job_state(jobid) != "PENDING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        query("scontrol", "release", jobid)
+        query("scontrol", "update", f"JobId={jobid}", "StartTime=now")
+        return
+    pids = [line.split()[0] for line in query("scontrol", "listpids", jobid).stdout.splitlines()]
+    for pid in filter(str.isdigit, pids):
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        is_python = os.path.basename(argv[0]).startswith(b"python")
+        if is_python and len(argv) > 1 and argv[1].endswith(b"train.py"):
+            os.kill(int(pid), signal.SIGKILL)
+            break
+    else:
+        pytest.fail(f"no train.py process in job {jobid}: {pids}")
+    query("scontrol", "resume", jobid)
+
+
+def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
+    """Interrupt each training job once it has saved an epoch (finetune: requeue,
+    feature_extract: SIGKILL and retry): each resumes after the epoch saved in
+    checkpoints/<strategy>/last.pt and ends with the numbers of an uninterrupted run."""
+    if os.geteuid() != 0:
+        pytest.skip("scontrol suspend needs SLURM operator rights (root on the test cluster)")
+    # 10 epochs > StepLR's step_size 7: a resumed run must restore the schedule too
+    cluster, local, epochs = slurm_run["cluster"], slurm_run["local"], 10
+    config = {**slurm_run["config"], "train": {**slurm_run["config"]["train"], "epochs": epochs}}
+    for project in (cluster, local):
+        write_config(project, config, "resume.yaml")
+    how = {"finetune": "requeue", "feature_extract": "kill"}
+    interrupted: dict[str, tuple[str, int]] = {}  # strategy -> (SLURM job id, epochs saved)
+
+    def interrupt_after_an_epoch(output: str) -> None:
+        for jobid, (rule, strategy) in submitted_jobs(output).items():
+            last = cluster / f"checkpoints/{strategy}/last.pt"
+            if rule == "train" and strategy not in interrupted and last.exists():
+                suspend(jobid)
+                interrupted[strategy] = (jobid, torch.load(last, weights_only=True)["epoch"])
+                end_suspended(jobid, how[strategy])
+
+    targets = [f"metrics/{strategy}/train.json" for strategy in how]
+    output = run_slurm(cluster, *targets, "--configfile", "resume.yaml",
+                       during=interrupt_after_an_epoch)  # fmt: skip
+    run_id = run_id_of(output)
+    rows = sacct_rows(run_id, 4, duplicates=True)
+    print(f"\n{sacct_table(run_id, duplicates=True)}")
+    assert set(interrupted) == set(how), f"not interrupted in time: raise epochs ({interrupted})"
+    states = [(r["JobID"], r["State"].split()[0]) for r in rows]
+    requeued, killed = interrupted["finetune"][0], interrupted["feature_extract"][0]
+    assert [s for j, s in states if j == requeued] == ["REQUEUED", "COMPLETED"], states
+    assert [s for j, s in states if j == killed] == ["FAILED"], states
+    retries = [s for j, s in states if j not in (requeued, killed)]
+    assert retries == ["COMPLETED"], states  # feature_extract's second attempt
+
+    snakemake(local, *targets, "--cores", "2", "--configfile", "resume.yaml")
+    for strategy, (_, saved) in interrupted.items():
+        log = (cluster / f"logs/train/{strategy}.log").read_text()
+        match = re.search(r"resuming from \S*last\.pt after epoch (\d+)", log)
+        assert match, f"{strategy}: the second attempt did not resume:\n{log}"
+        assert 1 <= int(match.group(1)) == saved < epochs
+        assert not (cluster / f"checkpoints/{strategy}/last.pt").exists()  # outputs complete
+        resumed = read(cluster, f"metrics/{strategy}/train.json")
+        uninterrupted = read(local, f"metrics/{strategy}/train.json")
+        assert len(resumed["history"]) == epochs
+        assert without_timing(resumed) == without_timing(uninterrupted), strategy
