@@ -123,3 +123,15 @@ def planned_jobs(project: Path, *args: str) -> dict[str, int]:
         if len(words) == 2 and words[1].isdigit() and words[0] != "total":
             jobs[words[0]] = int(words[1])
     return jobs
+
+
+TIMING_KEYS = frozenset({"seconds", "total_seconds", "wall_seconds"})
+
+
+def without_keys(value, keys=TIMING_KEYS):
+    """A metrics document without the given keys (default: wall-clock times), recursively."""
+    if isinstance(value, dict):
+        return {k: without_keys(v, keys) for k, v in value.items() if k not in keys}
+    if isinstance(value, list):
+        return [without_keys(v, keys) for v in value]
+    return value

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import REPO, venv_env
+from conftest import REPO, venv_env, without_keys
 from datagen import make_image_folder, sha256
 
 pytestmark = pytest.mark.workflow
 
 TRAIN = REPO / "workflow" / "scripts" / "train.py"
-TIMING_KEYS = {"seconds", "total_seconds", "wall_seconds"}
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +44,6 @@ def run_training(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
-def without_timing(value):
-    """A metrics JSON with the wall-clock fields removed, recursively."""
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
-
-
 def assert_same_training(a: Path, b: Path) -> None:
     """Bitwise-identical best checkpoints and identical metrics (timing aside)."""
     ckpt_a = torch.load(a / "model.pt", weights_only=True)
@@ -64,7 +54,7 @@ def assert_same_training(a: Path, b: Path) -> None:
     assert ckpt_a["epoch"] == ckpt_b["epoch"] and ckpt_a["val_acc"] == ckpt_b["val_acc"]
     metrics_a = json.loads((a / "train.json").read_text())
     metrics_b = json.loads((b / "train.json").read_text())
-    assert without_timing(metrics_a) == without_timing(metrics_b)
+    assert without_keys(metrics_a) == without_keys(metrics_b)
 
 
 @pytest.mark.parametrize("workers", [None, 2], ids=["cached", "2-workers"])

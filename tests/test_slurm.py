@@ -30,7 +30,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import REPO, copy_project, snakemake, tiny_config, venv_env, write_config
+from conftest import (
+    REPO,
+    TIMING_KEYS,
+    copy_project,
+    snakemake,
+    tiny_config,
+    venv_env,
+    without_keys,
+    write_config,
+)
 from datagen import sha256
 
 pytestmark = pytest.mark.workflow
@@ -40,7 +49,8 @@ RUN_TIMEOUT = 600  # seconds for one `snakemake --profile slurm` run (about 2 mi
 # Jobs of the default target that must run through sbatch, by rule.
 EXPECTED_JOBS = {"prepare_data": 1, "train": 2, "evaluate": 2, "report": 1}
 LOCAL_RULES = ("download_data", "download_weights")
-TIMING_KEYS = {"seconds", "wall_seconds", "total_seconds", "provenance"}
+# Fields that differ between two runs of the same config: wall-clock times and the host.
+VOLATILE_KEYS = TIMING_KEYS | {"provenance"}
 SACCT_FIELDS = "JobID,JobName,Comment,State,Partition,Account,AllocCPUS,ReqMem,Timelimit,Elapsed"
 SUBMITTED = re.compile(
     r"Job \d+ has been submitted with SLURM jobid (\d+) "
@@ -242,15 +252,6 @@ def submitted_jobs(output: str) -> dict[str, tuple[str, str]]:
     return {jobid: (rule, wildcards or "") for jobid, rule, wildcards in SUBMITTED.findall(output)}
 
 
-def without_timing(value):
-    """A metrics document without the fields that differ between runs (times, host)."""
-    if isinstance(value, dict):
-        return {k: without_timing(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [without_timing(v) for v in value]
-    return value
-
-
 def read(project: Path, path: str) -> dict:
     return json.loads((project / path).read_text())
 
@@ -324,7 +325,9 @@ def test_metrics_match_a_local_run(slurm_run, strategy):
     for name in ("train", "eval"):
         on_cluster = read(cluster, f"metrics/{strategy}/{name}.json")
         here = read(local, f"metrics/{strategy}/{name}.json")
-        assert without_timing(on_cluster) == without_timing(here), f"{strategy} {name}.json"
+        assert without_keys(on_cluster, VOLATILE_KEYS) == without_keys(here, VOLATILE_KEYS), (
+            f"{strategy} {name}.json"
+        )
     prov_cluster = read(cluster, f"metrics/{strategy}/train.json")["provenance"]
     prov_local = read(local, f"metrics/{strategy}/train.json")["provenance"]
     assert prov_cluster["threads"] == prov_local["threads"] == 2
@@ -418,4 +421,6 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
         resumed = read(cluster, f"metrics/{strategy}/train.json")
         uninterrupted = read(local, f"metrics/{strategy}/train.json")
         assert len(resumed["history"]) == epochs
-        assert without_timing(resumed) == without_timing(uninterrupted), strategy
+        assert without_keys(resumed, VOLATILE_KEYS) == without_keys(uninterrupted, VOLATILE_KEYS), (
+            strategy
+        )
