@@ -2,6 +2,9 @@
 # Install the Debian packages needed for a local single-node SLURM cluster
 # with accounting (slurmctld + slurmd + slurmdbd + MariaDB + munge).
 #
+# Extra Debian packages to install in the same way can be given as arguments
+# (ci/install-debian-packages.sh adds the browser for the report test).
+#
 # Idempotent: if every package is already installed this returns in well under
 # a second without touching apt. Must run as root (CI runs as root).
 set -euo pipefail
@@ -16,6 +19,7 @@ PACKAGES=(
   procps             # pgrep/ps used by start/stop
   util-linux         # flock, setsid
   coreutils          # timeout
+  "$@"               # extra packages from the caller
 )
 
 missing=()
