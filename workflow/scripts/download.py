@@ -11,12 +11,8 @@ from __future__ import annotations
 import argparse
 
 from tlpipe.fetch import fetch
+from tlpipe.fileio import optional_arg as optional_hash
 from tlpipe.fileio import run_cli
-
-
-def optional_hash(value: str) -> str | None:
-    """``none``/``null``/empty mean "do not check"; anything else is the hash."""
-    return None if value.lower() in ("", "none", "null") else value
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:

@@ -30,8 +30,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from tlpipe import provenance
-from tlpipe.dataset import SPLITS, check_layout, is_image_file
-from tlpipe.fileio import PipelineError, run_cli, sha256_bytes, sha256_file, write_json
+from tlpipe.dataset import SPLITS, check_layout, is_image_file, manifest_sha256
+from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
 
 log = logging.getLogger("prepare_data")
 
@@ -288,9 +288,7 @@ def quality_report(
         },
         "modes": dict(sorted(Counter(i["mode"] for i in images.values()).items())),
         "duplicates": find_duplicates(hashes),
-        "tree_sha256": sha256_bytes(
-            "".join(f"{h}  {n}\n" for n, h in sorted(hashes.items())).encode()
-        ),
+        "tree_sha256": manifest_sha256(hashes),
     }
 
 
@@ -373,7 +371,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--report", type=Path, required=True, help="data-quality JSON to write")
     parser.add_argument(
         "--manifest",
-        type=lambda v: None if v.lower() in ("", "none", "null") else Path(v),
+        type=optional_arg,
         default=None,
         help="sha256sum-style manifest of the extracted files (none: no check)",
     )
@@ -382,7 +380,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    prepare(args.archive, args.out_dir, args.report, args.manifest)
+    manifest = Path(args.manifest) if args.manifest else None
+    prepare(args.archive, args.out_dir, args.report, manifest)
 
 
 if __name__ == "__main__":

@@ -60,7 +60,7 @@ from tlpipe.engine import (
     train_head_one_epoch,
     train_one_epoch,
 )
-from tlpipe.fileio import PipelineError, run_cli, sha256_file, write_json
+from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
 from tlpipe.model import (
     STRATEGIES,
     build_model,
@@ -93,11 +93,6 @@ TRAINING_KEYS = (
     "resize_size",
     "precision",
 )
-
-
-def optional(value: str) -> str | None:
-    """``none``/``null``/empty → None (DVC renders a YAML null as ``None``)."""
-    return None if value.lower() in ("", "none", "null") else value
 
 
 def boolean(value: str) -> bool:
@@ -139,7 +134,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     add(
         "--weights-sha256",
-        type=optional,
+        type=optional_arg,
         default=None,
         help="expected sha256 of --weights, checked on every use (none: no check)",
     )

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import os
 import random
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -97,18 +97,24 @@ def list_samples(split_dir: str | Path, classes: Sequence[str]) -> list[Sample]:
     return samples
 
 
-def tree_sha256(root: str | Path) -> str:
-    """Hash of a directory tree: sha256 over sorted ``<sha256>  <relative path>`` lines.
+def manifest_sha256(hashes: Mapping[str, str]) -> str:
+    """sha256 over sorted ``<sha256>  <relative path>`` lines: the hash of the manifest
+    file ``sha256sum`` would write for a tree whose files have these hashes."""
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(hashes.items()))
+    return hashlib.sha256(lines.encode()).hexdigest()
 
-    Equal to the sha256 of the manifest file ``sha256sum`` would write for the tree.
-    """
+
+def tree_sha256(root: str | Path) -> str:
+    """:func:`manifest_sha256` of a directory tree (hidden files such as Snakemake's
+    ``.snakemake_timestamp`` left out)."""
     root = Path(root)
-    lines = [
-        f"{sha256_file(p)}  {p.relative_to(root).as_posix()}\n"
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and not p.name.startswith(".")
-    ]
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return manifest_sha256(
+        {
+            p.relative_to(root).as_posix(): sha256_file(p)
+            for p in root.rglob("*")
+            if p.is_file() and not p.name.startswith(".")
+        }
+    )
 
 
 def train_transform(crop_size: int) -> v2.Compose:

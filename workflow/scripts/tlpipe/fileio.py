@@ -112,9 +112,12 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    """Return the hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
+def optional_arg(value: str) -> str | None:
+    """A command-line value that may be unset: ``none``/``null``/empty mean None.
+
+    (DVC renders a YAML null as ``None``, Snakemake rules the same way.)
+    """
+    return None if value.lower() in ("", "none", "null") else value
 
 
 def verify_sha256(path: str | os.PathLike[str], expected: str | None, what: str) -> str:
