@@ -335,14 +335,62 @@ def test_metrics_match_a_local_run(slurm_run, strategy):
     assert len(read(cluster, f"metrics/{strategy}/train.json")["history"]) == 2
 
 
+def job_pids(jobid: str) -> list[int]:
+    """PIDs of the job's processes on the node (``scontrol listpids``; header skipped)."""
+    lines = query("scontrol", "listpids", jobid).stdout.splitlines()
+    return [
+        int(line.split()[0]) for line in lines if line.split()[:1] and line.split()[0].isdigit()
+    ]
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state in /proc/<pid>/stat (``T`` = stopped), None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[0]  # the name in (...) may contain spaces
+
+
 def suspend(jobid: str) -> None:
-    """Stop a running job where it is (SIGSTOP), so training cannot go on meanwhile."""
+    """Stop a running job where it is (SIGSTOP) and wait until every process has stopped.
+
+    ``scontrol suspend`` returns as soon as slurmctld accepts the request; slurmd sends the
+    signals afterwards, so without the wait training can save another epoch meanwhile."""
     result = query("scontrol", "suspend", jobid)
     assert result.returncode == 0, f"scontrol suspend {jobid}: {result.stderr}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        states = {pid: process_state(pid) for pid in job_pids(jobid)}
+        if states and all(state in (None, "T", "t", "Z") for state in states.values()):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"job {jobid} not stopped 30 s after scontrol suspend: {states}")
 
 
 def job_state(jobid: str) -> str:
     return query("squeue", "-h", "-j", jobid, "-o", "%T").stdout.strip()
+
+
+def training_process(jobid: str) -> int:
+    """The job's main train.py process: not one of its DataLoader workers, which are
+    forked from it and so have the same command line."""
+
+    def runs_train_py(pid: int) -> bool:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        is_python = os.path.basename(argv[0]).startswith(b"python")
+        return is_python and len(argv) > 1 and argv[1].endswith(b"train.py")
+
+    def parent(pid: int) -> int:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+    pids = job_pids(jobid)
+    mains = [pid for pid in pids if runs_train_py(pid) and not runs_train_py(parent(pid))]
+    assert len(mains) == 1, f"job {jobid}: expected one train.py process in {pids}: {mains}"
+    return mains[0]
 
 
 def end_suspended(jobid: str, how: str) -> None:
@@ -363,15 +411,7 @@ def end_suspended(jobid: str, how: str) -> None:
         query("scontrol", "release", jobid)
         query("scontrol", "update", f"JobId={jobid}", "StartTime=now")
         return
-    pids = [line.split()[0] for line in query("scontrol", "listpids", jobid).stdout.splitlines()]
-    for pid in filter(str.isdigit, pids):
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        is_python = os.path.basename(argv[0]).startswith(b"python")
-        if is_python and len(argv) > 1 and argv[1].endswith(b"train.py"):
-            os.kill(int(pid), signal.SIGKILL)
-            break
-    else:
-        pytest.fail(f"no train.py process in job {jobid}: {pids}")
+    os.kill(training_process(jobid), signal.SIGKILL)  # delivered even to a stopped process
     query("scontrol", "resume", jobid)
 
 
