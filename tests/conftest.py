@@ -43,6 +43,18 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def cli_error_line(script: str, *argv: str, timeout: int = 120) -> str:
+    """Run ``workflow/scripts/<script>`` as a user would and return its one ERROR line,
+    failing unless it exited 1 with exactly one such line and no traceback."""
+    cmd = [sys.executable, f"workflow/scripts/{script}", *argv]
+    result = run(cmd, cwd=REPO, check=False, timeout=timeout)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
 @pytest.fixture(scope="session")
 def weights_file(tmp_path_factory) -> Path:
     """A resnet18 state dict with seeded random weights (stands in for ImageNet's)."""

@@ -13,8 +13,6 @@ import hashlib
 import random
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -22,11 +20,11 @@ from pathlib import Path
 
 import download
 import pytest
+from conftest import cli_error_line
 
 from tlpipe.fetch import fetch, part_path, source_filename
 from tlpipe.fileio import PipelineError
 
-REPO = Path(__file__).resolve().parents[1]
 PAYLOAD = random.Random(20240501).randbytes(300 * 1024)
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
 WRONG_SHA256 = "0" * 64
@@ -357,17 +355,6 @@ def test_cli_main_mismatch_raises(tmp_path, source):
 def test_cli_exits_1_with_one_error_line(tmp_path, source):
     dest = tmp_path / "archive.zip"
     argv = ["--url", str(source), "--out", str(dest), "--sha256", WRONG_SHA256]
-    result = subprocess.run(
-        [sys.executable, "workflow/scripts/download.py", *argv],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1, result.stderr
-    assert "sha256 mismatch" in errors[0] and "data.sha256" in errors[0]
+    error = cli_error_line("download.py", *argv, timeout=60)
+    assert "sha256 mismatch" in error and "data.sha256" in error
     assert not dest.exists() and not part_path(dest).exists()

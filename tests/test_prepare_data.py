@@ -12,21 +12,18 @@ import io
 import json
 import shutil
 import stat
-import subprocess
-import sys
 import tarfile
 import zipfile
 from pathlib import Path
 
 import prepare_data
 import pytest
+from conftest import cli_error_line
 from datagen import make_image, make_image_folder, write_manifest, zip_tree
 from PIL import Image
 
 from tlpipe.dataset import tree_sha256
 from tlpipe.fileio import PipelineError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def build_tree(root: Path) -> Path:
@@ -436,17 +433,6 @@ def test_cli_exits_1_with_one_error_line(tmp_path):
     out_dir = tmp_path / "data" / "tiny"
     report = tmp_path / "q.json"
     argv = ["--archive", str(archive), "--out-dir", str(out_dir), "--report", str(report)]
-    result = subprocess.run(
-        [sys.executable, "workflow/scripts/prepare_data.py", *argv, "--manifest", "none"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1, result.stderr
-    assert f"{archive}: corrupt or truncated archive" in errors[0]
+    error = cli_error_line("prepare_data.py", *argv, "--manifest", "none")
+    assert f"{archive}: corrupt or truncated archive" in error
     assert not out_dir.exists() and not report.exists()

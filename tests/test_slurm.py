@@ -337,19 +337,20 @@ def test_metrics_match_a_local_run(slurm_run, strategy):
 
 def job_pids(jobid: str) -> list[int]:
     """PIDs of the job's processes on the node (``scontrol listpids``; header skipped)."""
-    lines = query("scontrol", "listpids", jobid).stdout.splitlines()
-    return [
-        int(line.split()[0]) for line in lines if line.split()[:1] and line.split()[0].isdigit()
-    ]
+    first_words = (
+        line.split()[:1] for line in query("scontrol", "listpids", jobid).stdout.splitlines()
+    )
+    return [int(word[0]) for word in first_words if word and word[0].isdigit()]
 
 
-def process_state(pid: int) -> str | None:
-    """The one-letter state in /proc/<pid>/stat (``T`` = stopped), None once it is gone."""
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None
+    once the process is gone."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rpartition(")")[2].split()[0]  # the name in (...) may contain spaces
+    return stat.rpartition(")")[2].split()  # the name in (...) may contain spaces
 
 
 def suspend(jobid: str) -> None:
@@ -361,8 +362,8 @@ def suspend(jobid: str) -> None:
     assert result.returncode == 0, f"scontrol suspend {jobid}: {result.stderr}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        states = {pid: process_state(pid) for pid in job_pids(jobid)}
-        if states and all(state in (None, "T", "t", "Z") for state in states.values()):
+        states = {pid: (proc_stat(pid) or ["gone"])[0] for pid in job_pids(jobid)}
+        if states and all(state in ("gone", "T", "t", "Z") for state in states.values()):
             return
         time.sleep(0.05)
     pytest.fail(f"job {jobid} not stopped 30 s after scontrol suspend: {states}")
@@ -384,11 +385,9 @@ def training_process(jobid: str) -> int:
         is_python = os.path.basename(argv[0]).startswith(b"python")
         return is_python and len(argv) > 1 and argv[1].endswith(b"train.py")
 
-    def parent(pid: int) -> int:
-        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
-
     pids = job_pids(jobid)
-    mains = [pid for pid in pids if runs_train_py(pid) and not runs_train_py(parent(pid))]
+    parents = {pid: int((proc_stat(pid) or ["", "0"])[1]) for pid in pids}
+    mains = [pid for pid in pids if runs_train_py(pid) and not runs_train_py(parents[pid])]
     assert len(mains) == 1, f"job {jobid}: expected one train.py process in {pids}: {mains}"
     return mains[0]
 
