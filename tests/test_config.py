@@ -35,8 +35,8 @@ def test_defaults_are_the_tutorial_settings():
     config = validate_config({})
     assert config["train"] == {
         "epochs": 25, "batch_size": 4, "lr": 0.001, "momentum": 0.9, "step_size": 7,
-        "gamma": 0.1, "seed": 42, "device": "auto", "num_workers": 2, "precision": "auto",
-        "cache_images": True,
+        "gamma": 0.1, "seeds": [1, 2, 3, 4, 5], "device": "auto", "num_workers": 2,
+        "precision": "auto", "cache_images": True,
     }  # fmt: skip
     assert config["strategies"] == ["finetune", "feature_extract"]
     assert config["data"]["sha256"].startswith("fbc41b31")

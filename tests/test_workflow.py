@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from html import escape
 
 import pandas as pd
 import pytest
@@ -17,9 +18,9 @@ pytestmark = pytest.mark.workflow
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tiny_dataset, weights_file):
-    """One complete run of the default target with 2 epochs; shared by the checks below."""
+    """One complete run of the default target with 2 epochs and 2 seeds; shared below."""
     project = copy_project(tmp_path_factory.mktemp("run") / "project")
-    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2})
+    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2, "seeds": SEEDS})
     configfile = write_config(project, config)
     result = snakemake(project, "--cores", "2", "--configfile", configfile.name)
     return {"project": project, "config": config, "configfile": configfile, "result": result}
@@ -27,6 +28,14 @@ def finished_run(tmp_path_factory, tiny_dataset, weights_file):
 
 def read(project, path):
     return json.loads((project / path).read_text())
+
+
+SEEDS = [7, 8]
+RUNS = [(strategy, seed) for strategy in ("finetune", "feature_extract") for seed in SEEDS]
+
+
+def run_file(strategy, seed, name):
+    return f"metrics/runs/{strategy}/seed{seed}/{name}"
 
 
 def test_data_quality_counts(finished_run):
@@ -42,10 +51,10 @@ def test_data_quality_counts(finished_run):
     assert len(files) == 14 and files[0] == "train/ants/ants_0.jpg"
 
 
-@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
-def test_training_outputs(finished_run, strategy):
+@pytest.mark.parametrize(("strategy", "seed"), RUNS)
+def test_training_outputs(finished_run, strategy, seed):
     project = finished_run["project"]
-    metrics = read(project, f"metrics/{strategy}/train.json")
+    metrics = read(project, run_file(strategy, seed, "train.json"))
     history = metrics["history"]
     assert [h["epoch"] for h in history] == [1, 2]
     assert set(history[0]) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc",
@@ -53,58 +62,88 @@ def test_training_outputs(finished_run, strategy):
     assert all(h["lr"] == 0.001 for h in history)
     assert metrics["best_val_acc"] == max(h["val_acc"] for h in history)
     assert history[metrics["best_epoch"] - 1]["val_acc"] == metrics["best_val_acc"]
+    assert metrics["final_val_acc"] == history[-1]["val_acc"]
     assert metrics["n_train"] == 8 and metrics["n_val"] == 6
-    assert metrics["config"]["lr"] == 0.001 and metrics["config"]["seed"] == 7
+    assert metrics["config"]["lr"] == 0.001 and metrics["config"]["seed"] == seed
+    assert metrics["seed"] == seed and metrics["strategy"] == strategy
+    assert 100 < metrics["peak_rss_mb"] < 4000
     trainable = metrics["parameters"]["trainable"]
     assert trainable == (1026 if strategy == "feature_extract" else 11_177_538)
 
-    checkpoint = torch.load(project / f"models/{strategy}/model.pt", weights_only=True)
+    checkpoint = torch.load(project / f"models/{strategy}/seed{seed}/model.pt", weights_only=True)
     assert checkpoint["class_names"] == ["ants", "bees"]
     assert checkpoint["epoch"] == metrics["best_epoch"]
     assert checkpoint["val_acc"] == metrics["best_val_acc"]
     assert checkpoint["state_dict"]["fc.weight"].shape == (2, 512)
     prov = checkpoint["provenance"]
-    assert prov["seed"] == 7 and prov["torch"] == torch.__version__
+    assert prov["seed"] == seed and prov["torch"] == torch.__version__
     assert prov["weights_sha256"] == finished_run["config"]["model"]["weights_sha256"]
     # resumable state is removed once the outputs are complete
-    assert not (project / "checkpoints" / strategy / "last.pt").exists()
+    assert not (project / "checkpoints" / strategy / f"seed{seed}" / "last.pt").exists()
 
 
-@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
-def test_evaluation_outputs(finished_run, strategy):
+@pytest.mark.parametrize(("strategy", "seed"), RUNS)
+def test_evaluation_outputs(finished_run, strategy, seed):
     project = finished_run["project"]
-    evaluation = read(project, f"metrics/{strategy}/eval.json")
-    predictions = pd.read_csv(project / f"metrics/{strategy}/predictions.csv")
+    evaluation = read(project, run_file(strategy, seed, "eval.json"))
+    predictions = pd.read_csv(project / run_file(strategy, seed, "predictions.csv"))
     assert evaluation["n"] == 6 == len(predictions)
     matrix = evaluation["confusion_matrix"]
     assert matrix["labels"] == ["ants", "bees"]
     assert [sum(row) for row in matrix["matrix"]] == [3, 3]
     assert evaluation["accuracy"] == pytest.approx(predictions.correct.mean())
+    # no test/ split: evaluated on val/, the split that chose the checkpoint
+    assert evaluation["split"] == "val" and evaluation["selected_on"] == "val"
+    assert predictions.path.str.startswith("val/").all()
     assert evaluation["accuracy"] == pytest.approx(
-        read(project, f"metrics/{strategy}/train.json")["best_val_acc"]
+        read(project, run_file(strategy, seed, "train.json"))["best_val_acc"]
     )
     assert set(predictions.columns) >= {"path", "true", "predicted", "probability"}
     assert predictions.probability.between(0.5, 1.0).all()
     assert set(evaluation["per_class"]) == {"ants", "bees"}
     prov = evaluation["provenance"]
-    assert prov["seed"] == 7 and len(prov["config_sha256"]) == 64
+    assert prov["seed"] == seed and evaluation["seed"] == seed
+    assert len(prov["config_sha256"]) == 64
     assert len(prov["dataset_sha256"]) == 64 and len(prov["model_sha256"]) == 64
 
 
-def test_report_and_summary(finished_run):
+def test_report_summary_and_statistics(finished_run):
     project = finished_run["project"]
     summary = pd.read_csv(project / "metrics/summary.csv")
-    assert list(summary.strategy) == ["finetune", "feature_extract"]
+    assert list(zip(summary.strategy, summary.seed, strict=True)) == RUNS
     for row in summary.itertuples():
-        assert (
-            row.best_val_acc == read(project, f"metrics/{row.strategy}/train.json")["best_val_acc"]
-        )
+        train = read(project, run_file(row.strategy, row.seed, "train.json"))
+        evaluation = read(project, run_file(row.strategy, row.seed, "eval.json"))
+        assert row.best_val_acc == train["best_val_acc"]
+        assert row.final_val_acc == train["final_val_acc"]
+        assert row.eval_accuracy == evaluation["accuracy"] and row.eval_split == "val"
+
+    comparison = read(project, "metrics/comparison.json")
+    assert comparison["evaluated_on"] == "val" and comparison["selected_on"] == "val"
+    assert set(comparison["strategies"]) == {"finetune", "feature_extract"}
+    finetune = comparison["strategies"]["finetune"]
+    assert finetune["n_seeds"] == 2 and finetune["seeds"] == SEEDS
+    accuracies = summary[summary.strategy == "finetune"].eval_accuracy
+    assert finetune["eval_accuracy"]["mean"] == pytest.approx(accuracies.mean())
+    (pair,) = comparison["pairs"]
+    assert (pair["a"], pair["b"], pair["seeds"]) == ("finetune", "feature_extract", SEEDS)
+    by_run = summary.set_index(["strategy", "seed"]).eval_accuracy
+    differences = [by_run["finetune", s] - by_run["feature_extract", s] for s in SEEDS]
+    assert pair["differences"] == pytest.approx(differences)
+    assert pair["mean_difference"] == pytest.approx(sum(differences) / 2)
+    assert [m["seed"] for m in pair["mcnemar"]] == SEEDS
+    assert all(m["n"] == 6 for m in pair["mcnemar"])
+
     html = (project / "reports/comparison.html").read_text()
-    assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
-    assert html.count("data:image/png;base64,") >= 2
     markdown = (project / "reports/comparison.md").read_text()
-    assert "figures/learning_curves.png" in markdown
-    assert (project / "reports/figures/learning_curves.png").stat().st_size > 1000
+    verdict = comparison["verdict"]
+    assert verdict in markdown and escape(verdict) in html
+    assert "selected on val" in markdown and "selected on val" in html
+    assert 'src="http' not in html and 'href="http' not in html and "url(http" not in html
+    assert html.count("data:image/png;base64,") >= 4
+    for figure in ("strip_plot", "learning_curves", "confusion_matrices", "cost_accuracy"):
+        assert f"figures/{figure}.png" in markdown
+        assert (project / f"reports/figures/{figure}.png").stat().st_size > 1000
 
 
 def test_rerun_has_nothing_to_do(finished_run):
@@ -113,18 +152,39 @@ def test_rerun_has_nothing_to_do(finished_run):
     assert "Nothing to be done" in result.stdout + result.stderr
 
 
-def test_changing_lr_retrains_both_strategies_only(finished_run):
+def test_changing_lr_retrains_every_run_only(finished_run):
     project = finished_run["project"]
     config = finished_run["config"]
     changed = write_config(project, {**config, "train": {**config["train"], "lr": 0.01}}, "lr.yaml")
     jobs = planned_jobs(project, "--configfile", changed.name)
-    assert jobs.get("train") == 2 and jobs.get("evaluate") == 2
+    assert jobs.get("train_finetune") == 2 and jobs.get("train_feature_extract") == 2
+    assert jobs.get("evaluate") == 4 and jobs.get("report") == 1
     assert "prepare_data" not in jobs and "download_data" not in jobs
+
+
+def test_adding_a_seed_trains_only_the_new_runs(finished_run):
+    project = finished_run["project"]
+    config = finished_run["config"]
+    more = {**config, "train": {**config["train"], "seeds": [*SEEDS, 9]}}
+    jobs = planned_jobs(project, "--configfile", write_config(project, more, "seeds.yaml").name)
+    assert jobs == {"train_finetune": 1, "train_feature_extract": 1, "evaluate": 2,
+                    "report": 1, "all": 1}  # fmt: skip
+
+
+def test_seeds_given_with_config_flag_stop_with_what_to_do(finished_run):
+    result = snakemake(finished_run["project"], "-n", "--configfile",
+                       finished_run["configfile"].name, "--config", "strategies=[finetune]",
+                       check=False)  # fmt: skip
+    assert result.returncode != 0
+    assert "set them in a config file (--configfile my.yaml), not with --config" in (
+        result.stdout + result.stderr
+    )
 
 
 def test_run_ends_with_a_summary(finished_run):
     out = finished_run["result"].stdout
-    assert "best val acc" in out and "finetune" in out and "feature_extract" in out
+    verdict = read(finished_run["project"], "metrics/comparison.json")["verdict"]
+    assert verdict in out and "over 2 seed(s)" in out
     assert str(finished_run["project"] / "reports/comparison.html") in out
 
 
@@ -134,7 +194,7 @@ def test_report_renders_in_a_browser(finished_run, tmp_path):
     html = finished_run["project"] / "reports/comparison.html"
     page = inspect_page(html, tmp_path / "report.png")
     assert page.ok, page.summary()
-    assert page.images_total >= 2 and page.images_broken == []
+    assert page.images_total >= 4 and page.images_broken == []
     assert page.external_requests == [] and page.console_errors == []
     assert (tmp_path / "report.png").stat().st_size > 20_000
 
@@ -145,7 +205,8 @@ def test_snakemake_report(finished_run, tmp_path):
     out = project / "snakemake-report.html"
     snakemake(project, "--report", out.name, "--configfile", finished_run["configfile"].name)
     text = out.read_text()
-    for expected in ("comparison.html", "learning_curves.png", "train.json", "data_quality.json"):
+    for expected in ("comparison.html", "strip_plot.png", "train.json", "comparison.json",
+                     "data_quality.json"):  # fmt: skip
         assert expected in text, expected
 
 
@@ -153,8 +214,8 @@ def test_failed_rerun_leaves_earlier_results_intact(finished_run, tmp_path):
     """A rerun that stops on bad input (checksum mismatch) keeps the earlier results."""
     project = tmp_path / "project"
     shutil.copytree(finished_run["project"], project, symlinks=True)  # copy2 keeps mtimes
-    results = ["models/finetune/model.pt", "models/feature_extract/model.pt",
-               "metrics/finetune/train.json", "metrics/data_quality.json",
+    results = ["models/finetune/seed7/model.pt", "models/feature_extract/seed8/model.pt",
+               run_file("finetune", 7, "train.json"), "metrics/data_quality.json",
                "reports/comparison.html", "data/tiny/train/ants/ants_0.jpg"]  # fmt: skip
     before = {path: sha256(project / path) for path in results}
     config = finished_run["config"]

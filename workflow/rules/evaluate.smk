@@ -1,31 +1,34 @@
+# One evaluation job per (strategy, seed): the checkpoint chosen on val/ is evaluated on
+# test/ when the dataset has one, else on val/ (eval.json says which).
+
+
 rule evaluate:
     input:
-        model=rules.train.output.model,
+        model=MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         code=["workflow/scripts/evaluate.py", *LIBRARY],
     output:
         metrics=report(
-            "metrics/{strategy}/eval.json",
+            f"{RUN_METRICS}/{EVAL_METRICS}",
             caption="../report/captions/eval_metrics.rst",
             category="Evaluation",
-            subcategory="{strategy}",
+            subcategory="{strategy} seed {seed}",
         ),
-        predictions="metrics/{strategy}/predictions.csv",
+        predictions=f"{RUN_METRICS}/{PREDICTIONS}",
     log:
-        "logs/evaluate/{strategy}.log",
+        "logs/evaluate/{strategy}/seed{seed}.log",
     benchmark:
-        "logs/benchmarks/evaluate/{strategy}.tsv"
+        "logs/benchmarks/evaluate/{strategy}/seed{seed}.tsv"
     conda:
         "../envs/pytorch.yaml"
-    threads: 2
+    threads: JOB_THREADS
     resources:
         mem_mb=2000,
         runtime=20,
     params:
         device=TRAIN["device"],
-        num_workers=TRAIN["num_workers"],
     shell:
         "python workflow/scripts/evaluate.py --model {input.model}"
         " --data-dir {input.data_dir} --device {params.device}"
-        " --num-workers {params.num_workers} --out-metrics {output.metrics}"
+        " --out-metrics {output.metrics}"
         " --out-predictions {output.predictions} > {log} 2>&1"

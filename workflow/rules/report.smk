@@ -1,10 +1,11 @@
 rule report:
     input:
-        train=expand("metrics/{strategy}/train.json", strategy=STRATEGIES),
-        evaluation=expand("metrics/{strategy}/eval.json", strategy=STRATEGIES),
-        predictions=expand("metrics/{strategy}/predictions.csv", strategy=STRATEGIES),
+        train=run_files(TRAIN_METRICS),
+        evaluation=run_files(EVAL_METRICS),
+        predictions=run_files(PREDICTIONS),
         data_quality=rules.prepare_data.output.report,
         data_dir=rules.prepare_data.output.data_dir,
+        config=CONFIG_FILES,
         code=["workflow/scripts/report.py", *LIBRARY, *REPORT_TEMPLATES],
     output:
         html=report(
@@ -18,6 +19,11 @@ rule report:
             caption="../report/captions/summary.rst",
             category="Comparison",
         ),
+        comparison=report(
+            "metrics/comparison.json",
+            caption="../report/captions/statistics.rst",
+            category="Comparison",
+        ),
         figures=report(
             directory("reports/figures"),
             patterns=["{name}.png"],
@@ -29,9 +35,11 @@ rule report:
     conda:
         "../envs/pytorch.yaml"
     params:
-        strategies=STRATEGIES,
+        runs_dir=runs_dir,
     shell:
-        "python workflow/scripts/report.py --metrics-dir metrics"
-        " --strategies {params.strategies} --data-dir {input.data_dir}"
-        " --out-html {output.html} --out-markdown {output.markdown}"
-        " --out-summary {output.summary} > {log} 2>&1"
+        "python workflow/scripts/report.py --config {input.config}"
+        " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
+        " --data-dir {input.data_dir} --out-html {output.html}"
+        " --out-markdown {output.markdown} --out-figures {output.figures}"
+        " --out-summary {output.summary} --out-comparison {output.comparison}"
+        " > {log} 2>&1"

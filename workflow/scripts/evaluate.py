@@ -1,9 +1,14 @@
 #!/usr/bin/env python
-"""Evaluate a trained checkpoint on the validation split.
+"""Evaluate a trained checkpoint on the test split, or on val/ when there is none.
 
-    python workflow/scripts/evaluate.py --model models/finetune/model.pt \\
-        --data-dir data/hymenoptera_data --out-metrics metrics/finetune/eval.json \\
-        --out-predictions metrics/finetune/predictions.csv
+    python workflow/scripts/evaluate.py --model models/finetune/seed1/model.pt \\
+        --data-dir data/hymenoptera_data \\
+        --out-metrics metrics/runs/finetune/seed1/eval.json \\
+        --out-predictions metrics/runs/finetune/seed1/predictions.csv
+
+The checkpoint was chosen on val/ (best epoch), so its val/ accuracy is optimistic:
+with a ``test/`` split in the dataset the evaluation uses it; without one (hymenoptera)
+it uses val/ and ``eval.json`` says so (``split``, ``selected_on``).
 
 Writes accuracy, loss, per-class precision/recall/F1, the confusion matrix (rows: true
 class, columns: predicted, in ``class_names`` order), ROC-AUC (one-vs-rest macro
@@ -23,7 +28,15 @@ import torch
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from tlpipe import provenance
-from tlpipe.dataset import ImageListDataset, check_layout, eval_transform, list_samples, make_loader
+from tlpipe.dataset import (
+    CachedImageDataset,
+    check_layout,
+    eval_geometry,
+    evaluation_split,
+    list_samples,
+    make_loader,
+    to_network_input,
+)
 from tlpipe.engine import (
     EVAL_BATCH_SIZE,
     PRECISIONS,
@@ -98,8 +111,9 @@ def predictions_table(
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate ``args.model`` on ``<data-dir>/val``; write the JSON and CSV outputs."""
-    torch.set_num_threads(resolve_threads(args.threads))
+    """Evaluate ``args.model`` on ``<data-dir>/test`` (else ``val``); write JSON and CSV."""
+    threads = resolve_threads(args.threads)
+    torch.set_num_threads(threads)
     checkpoint = load_checkpoint(args.model)
     class_names = checkpoint["class_names"]
     data_dir = Path(args.data_dir)
@@ -109,12 +123,18 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             f"{data_dir}: classes {found} differ from the checkpoint's {class_names}; "
             f"retrain {args.model} on this dataset"
         )
-    samples = list_samples(data_dir / "val", class_names)
+    split = evaluation_split(data_dir)
+    samples = list_samples(data_dir / split, class_names)
     sizes = checkpoint["transform"]
-    dataset = ImageListDataset(samples, eval_transform(sizes["crop_size"], sizes["resize_size"]))
-    loader = make_loader(
-        dataset, args.batch_size, shuffle=False, num_workers=args.num_workers, seed=0
+    # Decoded once, in this process, by a few threads: no loader worker processes, whose
+    # copies of this process doubled the job's memory.
+    dataset = CachedImageDataset(
+        samples,
+        to_network_input(),
+        preprocess=eval_geometry(sizes["crop_size"], sizes["resize_size"]),
+        threads=threads,
     )
+    loader = make_loader(dataset, args.batch_size, shuffle=False, num_workers=0, seed=0)
     device = select_device(args.device)
     model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
     # By default the precision training validated with, so that the accuracy here is
@@ -129,7 +149,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     metrics.update(
         loss=summarize(logits, labels).loss,
         n=len(samples),
+        split=split,
+        selected_on="val",
         strategy=checkpoint["strategy"],
+        seed=checkpoint["provenance"].get("seed"),
         checkpoint_epoch=checkpoint["epoch"],
         precision=precision,
         # What produced the checkpoint (seed, config, data and weights hashes), updated
@@ -150,12 +173,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         table.to_csv(handle, index=False)
     write_json(args.out_metrics, metrics)
     log.info(
-        "%s: accuracy %.4f, loss %.4f, ROC-AUC %s on %d images",
+        "%s: accuracy %.4f, loss %.4f, ROC-AUC %s on %d %s images",
         metrics["strategy"],
         metrics["accuracy"],
         metrics["loss"],
         "n/a" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.4f}",
         metrics["n"],
+        split,
     )
     return metrics
 
@@ -171,7 +195,6 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument(
         "--batch-size", type=int, default=EVAL_BATCH_SIZE, help="batch size (default: 32)"
     )
-    parser.add_argument("--num-workers", type=int, default=2, help="loader workers (default: 2)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument(
         "--precision",

@@ -30,7 +30,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from tlpipe import provenance
-from tlpipe.dataset import SPLITS, check_layout, is_image_file, manifest_sha256
+from tlpipe.dataset import SPLITS, check_layout, is_image_file, manifest_sha256, splits_of
 from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
 
 log = logging.getLogger("prepare_data")
@@ -263,7 +263,7 @@ def quality_report(
 ) -> dict[str, Any]:
     """The data-quality summary written to ``metrics/data_quality.json``."""
     counts: dict[str, dict[str, int]] = {}
-    for split in SPLITS:
+    for split in splits_of(root):
         per_class = Counter(n.split("/")[1] for n in images if n.startswith(split + "/"))
         counts[split] = {c: per_class.get(c, 0) for c in classes}
         counts[split]["total"] = sum(per_class.values())

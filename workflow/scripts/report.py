@@ -1,14 +1,21 @@
 #!/usr/bin/env python
-"""Render the strategy comparison: a self-contained HTML page, Markdown and a CSV summary.
+"""Render the replicated, paired comparison of the strategies: HTML, Markdown, CSV and JSON.
 
-    python workflow/scripts/report.py --metrics-dir metrics \\
-        --strategies finetune feature_extract --data-dir data/hymenoptera_data \\
+    python workflow/scripts/report.py --config config/config.yaml [more.yaml ...] \\
+        --runs-dir metrics/runs --data-quality metrics/data_quality.json \\
+        --data-dir data/hymenoptera_data \\
         --out-html reports/comparison.html --out-markdown reports/comparison.md \\
-        --out-summary metrics/summary.csv
+        --out-figures reports/figures --out-summary metrics/summary.csv \\
+        --out-comparison metrics/comparison.json
 
-The HTML embeds every figure as a data: URI, so it opens offline and can be mailed as
-one file; the Markdown links the same figures as PNG files next to it (git hosts do
-not show data: URIs).
+The runs to read (every strategy x ``train.seeds``) come from the merged config files, not
+from file lists: DVC can neither interpolate a list into a command nor depend on a folder
+that holds its own outputs, so the report depends on ``metrics/runs`` and the config.
+
+The HTML embeds every figure as a data: URI, so it opens offline and can be mailed as one
+file; the Markdown links the same figures as PNG files in ``--out-figures`` (git hosts do
+not show data: URIs). Statistics come from :mod:`tlpipe.stats`; accuracies are fractions
+in the files and percentages (differences: percentage points) on the page.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import argparse
 import base64
 import io
 import logging
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,215 +34,690 @@ import matplotlib
 matplotlib.use("Agg")  # no display on cluster nodes and CI
 import jinja2
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 from PIL import Image
+from sklearn.metrics import ConfusionMatrixDisplay
 
-from tlpipe.fileio import atomic_open, atomic_path, read_json, run_cli
+from tlpipe import paths, stats
+from tlpipe.config import load_config_files
+from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
 
 log = logging.getLogger("report")
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "report"
 MAX_MISCLASSIFIED = 8  # per strategy
-COLORS = {"finetune": "tab:blue", "feature_extract": "tab:orange"}
+#: Above this many classes the confusion matrices show colours only, no per-cell counts.
+MAX_CLASSES_WITH_COUNTS = 12
+#: Widest figure (inches) the HTML page shows at full size (1180 px at the PNG's 110 dpi).
+PAGE_WIDTH_IN = 11.0
+DPI = 110
+#: summary.csv columns before and after the per-class F1 columns.
+SUMMARY_HEAD = ("strategy", "seed", "eval_split", "eval_accuracy", "eval_loss", "macro_f1",
+                "roc_auc")  # fmt: skip
+SUMMARY_TAIL = ("best_val_acc", "best_epoch", "final_val_acc", "epochs", "train_seconds",
+                "peak_rss_mb", "trainable_parameters", "n_train", "n_eval")  # fmt: skip
+PREDICTION_COLUMNS = ("path", "true", "predicted", "probability", "correct")
 
 
-def load_results(metrics_dir: Path, strategies: list[str]) -> dict[str, dict[str, Any]]:
-    """Training metrics, evaluation metrics and predictions of each strategy."""
+@dataclass(frozen=True)
+class Run:
+    """The files of one (strategy, seed) training run."""
+
+    strategy: str
+    seed: int
+    train: dict[str, Any]
+    evaluation: dict[str, Any]
+    predictions: pd.DataFrame
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """predictions.csv of one run, with a clear error when missing or incomplete."""
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise PipelineError(f"{path}: file not found; run the step that produces it") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise PipelineError(f"{path}: not a valid CSV ({err}); delete it and rerun") from None
+    missing = [c for c in PREDICTION_COLUMNS if c not in table.columns]
+    if missing:
+        raise PipelineError(f"{path}: columns {missing} missing; rerun the evaluation")
+    table["correct"] = table["correct"].map(_as_bool)
+    return table
+
+
+def _as_bool(value: Any) -> bool:
+    """A CSV cell holding True/False (or 1/0) as a bool."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1")
+    return bool(value)
+
+
+def load_run(runs_dir: Path, strategy: str, seed: int) -> Run:
+    """Read one run's train.json, eval.json and predictions.csv; check they are that run's."""
+    folder = paths.run_dir(runs_dir, strategy, seed)
+    train = read_json(folder / paths.TRAIN_METRICS)
+    evaluation = read_json(folder / paths.EVAL_METRICS)
+    predictions = read_predictions(folder / paths.PREDICTIONS)
+    eval_seed = evaluation.get("seed")
+    if eval_seed is None:  # older eval.json: the seed is in the checkpoint's provenance
+        eval_seed = evaluation.get("provenance", {}).get("seed")
+    for name, found in (
+        (paths.TRAIN_METRICS, (train.get("strategy"), train.get("seed"))),
+        (paths.EVAL_METRICS, (evaluation.get("strategy"), eval_seed)),
+    ):
+        if found[0] not in (None, strategy) or found[1] not in (None, seed):
+            raise PipelineError(
+                f"{folder / name}: holds strategy {found[0]}, seed {found[1]}, not "
+                f"{strategy}, seed {seed}; rerun that run"
+            )
+    return Run(strategy, seed, train, evaluation, predictions)
+
+
+def load_runs(runs_dir: Path, strategies: list[str], seeds: list[int]) -> list[Run]:
+    """Every (strategy, seed) run, strategies in config order, seeds in config order."""
+    return [load_run(runs_dir, s, seed) for s in strategies for seed in seeds]
+
+
+def eval_split(runs: list[Run]) -> str:
+    """The split every run was evaluated on (eval.json ``split``; older files: val)."""
+    splits = {r.evaluation.get("split", "val") for r in runs}
+    if len(splits) != 1:
+        found = ", ".join(
+            f"{r.strategy}/seed{r.seed}: {r.evaluation.get('split', 'val')}" for r in runs
+        )
+        raise PipelineError(
+            f"runs were evaluated on different splits ({found}); rerun the evaluations"
+        )
+    return splits.pop()
+
+
+def common_classes(runs: list[Run]) -> list[str]:
+    """The class names every run was trained and evaluated with (they must agree)."""
+    first = runs[0].train["class_names"]
+    for r in runs:
+        found = (r.train["class_names"], r.evaluation["confusion_matrix"]["labels"])
+        if any(list(names) != list(first) for names in found):
+            raise PipelineError(
+                f"{r.strategy}, seed {r.seed}: classes {found[0]} differ from {first} "
+                f"({runs[0].strategy}, seed {runs[0].seed}); train and evaluate every run on "
+                "one dataset"
+            )
+    return list(first)
+
+
+# --- tables and statistics -----------------------------------------------------------------
+
+
+def summary_row(run: Run, split: str) -> dict[str, Any]:
+    """One summary.csv row: the headline numbers of one run."""
+    train, evaluation = run.train, run.evaluation
+    row: dict[str, Any] = {
+        "strategy": run.strategy,
+        "seed": run.seed,
+        "eval_split": split,
+        "eval_accuracy": evaluation["accuracy"],
+        "eval_loss": evaluation["loss"],
+        "macro_f1": evaluation["macro_f1"],
+        "roc_auc": np.nan if evaluation.get("roc_auc") is None else evaluation["roc_auc"],
+    }
+    row.update({f"f1_{c}": v["f1"] for c, v in evaluation["per_class"].items()})
+    peak = train.get("peak_rss_mb")
+    row.update(
+        best_val_acc=train["best_val_acc"],
+        best_epoch=train["best_epoch"],
+        final_val_acc=train["final_val_acc"],
+        epochs=len(train["history"]),
+        train_seconds=train["total_seconds"],
+        peak_rss_mb=np.nan if peak is None else float(peak),
+        trainable_parameters=train["parameters"]["trainable"],
+        n_train=train["n_train"],
+        n_eval=evaluation["n"],
+    )
+    return row
+
+
+def summary_table(runs: list[Run], split: str) -> pd.DataFrame:
+    """One row per (strategy, seed), written as metrics/summary.csv."""
+    table = pd.DataFrame([summary_row(r, split) for r in runs])
+    f1 = [c for c in table.columns if c.startswith("f1_")]
+    return table[[*SUMMARY_HEAD, *f1, *SUMMARY_TAIL]]
+
+
+def compare_runs(
+    summary: pd.DataFrame, runs: list[Run], strategies: list[str], split: str
+) -> dict[str, Any]:
+    """:func:`tlpipe.stats.compare` of the runs, plus what was evaluated and selected on."""
+    correctness = {
+        (r.strategy, r.seed): r.predictions.set_index("path")["correct"].astype(bool) for r in runs
+    }
+    try:
+        comparison = stats.compare(summary, correctness, strategies=strategies)
+    except ValueError as err:
+        raise PipelineError(f"cannot compare the runs: {err}") from None
+    comparison.update(evaluated_on=split, selected_on="val", metric="eval_accuracy")
+    return comparison
+
+
+def labels(split: str) -> dict[str, str]:
+    """Names of the numbers; every val number says whether the checkpoint was picked on it."""
+    if split == "val":
+        evaluated = "evaluated val accuracy (best epoch, selected on val)"
+        f1 = "macro F1 on val (best epoch, selected on val)"
+    else:
+        evaluated = f"evaluated {split} accuracy (checkpoint selected on val)"
+        f1 = f"macro F1 on {split} (checkpoint selected on val)"
     return {
-        s: {
-            "train": read_json(metrics_dir / s / "train.json"),
-            "eval": read_json(metrics_dir / s / "eval.json"),
-            "predictions": pd.read_csv(metrics_dir / s / "predictions.csv"),
-        }
-        for s in strategies
+        "eval_accuracy": evaluated,
+        "macro_f1": f1,
+        "best_val_acc": "training-time val accuracy (best epoch, selected on val)",
+        "final_val_acc": "training-time val accuracy (final epoch, not selected)",
+        "train_seconds": "training time (s)",
+        "peak_rss_mb": "peak memory (MB, training process and children)",
     }
 
 
-def summary_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """One row per strategy with the headline numbers (also written as metrics/summary.csv)."""
-    rows = []
-    for strategy, r in results.items():
-        train, evaluation = r["train"], r["eval"]
-        row = {
-            "strategy": strategy,
-            "best_val_acc": train["best_val_acc"],
-            "best_epoch": train["best_epoch"],
-            "final_val_acc": train["final_val_acc"],
-            "eval_accuracy": evaluation["accuracy"],
-            "eval_loss": evaluation["loss"],
-            "roc_auc": evaluation["roc_auc"],
-            "macro_f1": evaluation["macro_f1"],
-        }
-        row.update({f"f1_{c}": v["f1"] for c, v in evaluation["per_class"].items()})
-        row.update(
-            epochs=len(train["history"]),
-            train_seconds=train["total_seconds"],
-            trainable_parameters=train["parameters"]["trainable"],
-            n_train=train["n_train"],
-            n_val=evaluation["n"],
-        )
-        rows.append(row)
-    return pd.DataFrame(rows)
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def conclusion(summary: pd.DataFrame) -> str:
-    """A plain-language verdict computed from the numbers: who won, by how much, at what cost."""
-    if len(summary) == 1:
-        row = summary.iloc[0]
+def protocol(split: str, seeds: list[int], n_eval: int, n_strategies: int) -> str:
+    """One line saying how the numbers were obtained."""
+    runs = (
+        f"{_count(len(seeds), 'seed')} per strategy ({'seed' if len(seeds) == 1 else 'seeds'} "
+        f"{', '.join(map(str, seeds))})"
+    )
+    if n_strategies > 1:
+        runs += ", paired by seed across strategies"
+    if split == "val":
         return (
-            f"Only {row.strategy} was trained: {row.eval_accuracy:.1%} validation accuracy "
-            f"in {row.train_seconds:.0f} s."
+            f"{runs}; evaluated on val/ ({n_eval} images), the split that selected the "
+            "checkpoint: optimistic; the final-epoch val accuracy (not selected) is shown "
+            "beside it."
         )
-    ranked = summary.sort_values(
-        ["eval_accuracy", "roc_auc", "train_seconds"], ascending=[False, False, True]
-    )
-    best, runner_up = ranked.iloc[0], ranked.iloc[1]
-    gap = (best.eval_accuracy - runner_up.eval_accuracy) * 100
-    if gap == 0:
-        verdict = (
-            f"{best.strategy} and {runner_up.strategy} reach the same validation accuracy "
-            f"({best.eval_accuracy:.1%}); {best.strategy} ranks first on ROC-AUC or time."
-        )
-    else:
-        verdict = (
-            f"{best.strategy} wins with {best.eval_accuracy:.1%} validation accuracy, "
-            f"{gap:.1f} percentage points above {runner_up.strategy} "
-            f"({runner_up.eval_accuracy:.1%})."
-        )
-    ratio = best.train_seconds / max(runner_up.train_seconds, 1e-9)
-    cost = (
-        f"{ratio:.1f}x the training time of {runner_up.strategy}"
-        if ratio >= 1
-        else f"{1 / ratio:.1f}x less training time than {runner_up.strategy}"
-    )
     return (
-        f"{verdict} It trained {best.trainable_parameters:,} parameters in "
-        f"{best.train_seconds:.0f} s over {best.epochs} epochs, {cost} "
-        f"({runner_up.trainable_parameters:,} parameters, {runner_up.train_seconds:.0f} s)."
+        f"{runs}; evaluated on {split}/ ({n_eval} images), held out from training; the "
+        "checkpoint (best epoch) is selected on val/."
     )
+
+
+def _number(value: float | None, scale: float, digits: int, sign: bool = False) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "n/a"
+    return f"{value * scale:{'+' if sign else ''}.{digits}f}"
+
+
+def _interval(
+    low: float | None, high: float | None, scale: float, digits: int, sign: bool = False
+) -> str:
+    if low is None or high is None:
+        return "n/a"
+    return f"[{_number(low, scale, digits, sign)}, {_number(high, scale, digits, sign)}]"
+
+
+def _p(value: float | None, alpha: float) -> str:
+    """A p-value as in the verdict: ``0.043`` or ``< 0.001``."""
+    return "n/a" if value is None else stats.format_p(value, alpha).removeprefix("p = ")
+
+
+#: (scale, decimals) of each metric on the page: accuracies and F1 in %.
+METRIC_FORMAT = {"train_seconds": (1.0, 0), "peak_rss_mb": (1.0, 0)}
+
+
+def describe_cell(entry: dict[str, Any], metric: str) -> str:
+    """``mean ± sd [CI low, CI high]`` of one metric of one strategy."""
+    scale, digits = METRIC_FORMAT.get(metric, (100.0, 1))
+    if entry["mean"] is None:
+        return "n/a"
+    text = _number(entry["mean"], scale, digits)
+    if entry["std"] is not None:
+        text += f" ± {_number(entry['std'], scale, digits)}"
+    if entry["ci_low"] is not None:
+        text += " " + _interval(entry["ci_low"], entry["ci_high"], scale, digits)
+    return text
+
+
+def statistics_table(
+    comparison: dict[str, Any], summary: pd.DataFrame, split: str
+) -> dict[str, Any]:
+    """Per strategy: mean ± sd and confidence interval of each metric over the seeds, then
+    the epochs and trainable parameters (the same for every seed)."""
+    names = labels(split)
+    level = f"{comparison['confidence'] * 100:g}%"
+    strategies = comparison["strategies"]
+    rows = [["seeds (n)"] + [f"{e['n_seeds']}" for e in strategies.values()]]
+    for metric in stats.METRICS:
+        name = names[metric] + ("" if metric in METRIC_FORMAT else ", %")
+        rows.append([name] + [describe_cell(e[metric], metric) for e in strategies.values()])
+    per_strategy = summary.groupby("strategy", sort=False)
+    for column, name in (("epochs", "epochs"), ("trainable_parameters", "trainable parameters")):
+        values = per_strategy[column].agg(lambda v: ", ".join(f"{x:,}" for x in sorted(set(v))))
+        rows.append([name] + [values[s] for s in strategies])
+    return {"headers": [f"mean ± sd [{level} CI] over seeds", *strategies], "rows": rows}
+
+
+def pairs_table(comparison: dict[str, Any], split: str) -> dict[str, Any]:
+    """Per pair: paired difference, its interval, the tests, what could be detected, cost."""
+    level = f"{comparison['confidence'] * 100:g}%"
+    holm = len(comparison["strategies"]) > 2
+    alpha = comparison["alpha"]
+    headers = [
+        "pair (a − b)",
+        "paired seeds",
+        f"mean difference in {labels(split)['eval_accuracy']}, points",
+        f"{level} CI, points",
+        "paired t-test p",
+        *(["Holm-adjusted p"] if holm else []),
+        f"min. detectable difference, points ({comparison['power'] * 100:g}% power)",
+        "training time ratio (a / b)",
+        "significant",
+    ]
+    rows = []
+    for pair in comparison["pairs"]:
+        ratio = pair["time_ratio"]
+        rows.append(
+            [
+                f"{pair['a']} − {pair['b']}",
+                str(pair["n"]),
+                _number(pair["mean_difference"], 100, 1, sign=True),
+                _interval(pair["ci_low"], pair["ci_high"], 100, 1, sign=True),
+                _p(pair["p_value"], alpha),
+                *([_p(pair["p_value_holm"], alpha)] if holm else []),
+                _number(pair["min_detectable_difference"], 100, 1),
+                "n/a" if ratio is None else f"{ratio:.2f}×",
+                "yes" if pair["significant"] else "no",
+            ]
+        )
+    return {"headers": headers, "rows": rows}
+
+
+def mcnemar_tables(comparison: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per pair, one row per seed: the discordant images and the exact McNemar p."""
+    tables = []
+    for pair in comparison["pairs"]:
+        a, b = pair["a"], pair["b"]
+        rows = [
+            [
+                str(m["seed"]),
+                str(m["n"]),
+                str(m["a_only_correct"]),
+                str(m["b_only_correct"]),
+                str(m["both_correct"]),
+                str(m["both_wrong"]),
+                _p(m["p_value"], comparison["alpha"]),
+            ]
+            for m in pair["mcnemar"]
+        ]
+        headers = [
+            "seed",
+            "images",
+            f"only {a} correct",
+            f"only {b} correct",
+            "both correct",
+            "both wrong",
+            "exact McNemar p",
+        ]
+        tables.append({"title": f"{a} vs {b}", "headers": headers, "rows": rows})
+    return tables
+
+
+def runs_table(summary: pd.DataFrame, split: str) -> dict[str, Any]:
+    """Every run's own numbers."""
+    names = labels(split)
+    headers = [
+        "strategy",
+        "seed",
+        f"{names['eval_accuracy']}, %",
+        f"{names['best_val_acc']}, %",
+        "best epoch",
+        f"{names['final_val_acc']}, %",
+        "training time (s)",
+        "peak memory (MB)",
+    ]
+    rows = [
+        [
+            row.strategy,
+            str(row.seed),
+            _number(row.eval_accuracy, 100, 1),
+            _number(row.best_val_acc, 100, 1),
+            f"{row.best_epoch} of {row.epochs}",
+            _number(row.final_val_acc, 100, 1),
+            _number(row.train_seconds, 1, 0),
+            _number(row.peak_rss_mb, 1, 0),
+        ]
+        for row in summary.itertuples()
+    ]
+    return {"headers": headers, "rows": rows}
+
+
+def per_class_table(summary: pd.DataFrame, class_names: list[str], split: str) -> dict[str, Any]:
+    """Per class: F1 on the evaluated split, mean over seeds, per strategy."""
+    means = summary.groupby("strategy", sort=False)[[f"f1_{c}" for c in class_names]].mean()
+    title = labels(split)["macro_f1"].replace("macro F1", "F1")
+    rows = [
+        [c] + [_number(means.loc[s, f"f1_{c}"], 100, 1) for s in means.index] for c in class_names
+    ]
+    return {"headers": [f"class: {title}, %, mean over seeds", *means.index], "rows": rows}
+
+
+def quality_table(quality: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
+    """Images per split (train, val and test when present) and class."""
+    rows = [
+        [split] + [str(counts.get(c, 0)) for c in class_names] + [str(counts["total"])]
+        for split, counts in quality["counts"].items()
+    ]
+    return {"headers": ["split", *class_names, "total"], "rows": rows}
+
+
+def shared_config(runs: list[Run]) -> tuple[dict[str, Any], list[str]]:
+    """The settings of the first run without strategy and seed, and the keys that differ
+    between runs (none when every run was trained with the same settings)."""
+    ignore = {"strategy", "seed"}
+    configs = [{k: v for k, v in r.train["config"].items() if k not in ignore} for r in runs]
+    keys = sorted({k for c in configs for k in c})
+    differs = [k for k in keys if any(c.get(k) != configs[0].get(k) for c in configs)]
+    if differs:
+        log.warning("settings differ between runs: %s", ", ".join(differs))
+    return configs[0], differs
+
+
+# --- misclassified images ------------------------------------------------------------------
 
 
 def misclassified(
-    results: dict[str, dict[str, Any]], data_dir: Path, limit: int = MAX_MISCLASSIFIED
+    runs: list[Run], strategies: list[str], data_dir: Path, limit: int = MAX_MISCLASSIFIED
 ) -> dict[str, dict[str, Any]]:
-    """Per strategy: how many val images are wrong, and the most confident mistakes
-    (``shown``) with an embeddable thumbnail."""
-    items: dict[str, dict[str, Any]] = {}
-    for strategy, r in results.items():
-        table = r["predictions"]
-        wrong = table[~table.correct.astype(bool)].sort_values("probability", ascending=False)
-        items[strategy] = {"total": len(wrong), "shown": [
-            {
-                "path": row.path,
-                "true": row.true,
-                "predicted": row.predicted,
-                "probability": float(row.probability),
-                "uri": thumbnail_uri(data_dir / row.path),
-            }
-            for row in wrong.head(limit).itertuples()
-        ]}  # fmt: skip
-    return items
+    """Per strategy: images wrong in at least one / in every seed, and the ``limit`` images
+    wrong in the most seeds (``shown``, ties: the most confident mistakes first)."""
+    found: dict[str, dict[str, Any]] = {}
+    for strategy in strategies:
+        own = [r for r in runs if r.strategy == strategy]
+        table = pd.concat([r.predictions.assign(seed=r.seed) for r in own], ignore_index=True)
+        wrong = table[~table["correct"]]
+        grouped = (
+            wrong.groupby("path")
+            .agg(
+                true=("true", "first"),
+                predicted=("predicted", lambda s: s.mode().iloc[0]),
+                wrong_in=("seed", "nunique"),
+                probability=("probability", "mean"),
+            )
+            .reset_index()
+            .sort_values(["wrong_in", "probability", "path"], ascending=[False, False, True])
+        )
+        found[strategy] = {
+            "n_seeds": len(own),
+            "seeds": _count(len(own), "seed"),
+            "n_images": int(table["path"].nunique()),
+            "any_seed": len(grouped),
+            "every_seed": int((grouped["wrong_in"] == len(own)).sum()),
+            "shown": [
+                {
+                    "path": row.path,
+                    "true": row.true,
+                    "predicted": row.predicted,
+                    "wrong_in": int(row.wrong_in),
+                    "probability": float(row.probability),
+                    "uri": thumbnail_uri(data_dir / row.path),
+                }
+                for row in grouped.head(limit).itertuples()
+            ],
+        }
+    return found
+
+
+def open_image(path: Path) -> Image.Image:
+    """An image listed in predictions.csv, as RGB; a clear error when it is gone."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise PipelineError(
+            f"{path}: image listed in predictions.csv not found; --data-dir must be the "
+            "dataset the runs were evaluated on"
+        ) from None
 
 
 def thumbnail_uri(path: Path, size: int = 200) -> str:
     """A JPEG thumbnail of an image as a data: URI (keeps the page self-contained)."""
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((size, size))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=85)
+    image = open_image(path)
+    image.thumbnail((size, size))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def plot_learning_curves(results: dict[str, dict[str, Any]]) -> plt.Figure:
-    """Loss and accuracy per epoch, train (dashed) and val (solid), on shared axes."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for strategy, r in results.items():
-        history = pd.DataFrame(r["train"]["history"])
-        color = COLORS.get(strategy)
-        for ax, metric in zip(axes, ("loss", "acc"), strict=True):
-            ax.plot(
-                history.epoch,
-                history[f"train_{metric}"],
-                "--",
-                color=color,
-                label=f"{strategy} train",
-            )
-            ax.plot(
-                history.epoch,
-                history[f"val_{metric}"],
-                "-",
-                marker="o",
-                markersize=3,
-                color=color,
-                label=f"{strategy} val",
-            )
-    axes[0].set(title="Cross-entropy loss", xlabel="epoch", ylabel="loss")
-    axes[1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02))
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
-    axes[1].legend(loc="lower right", fontsize=8)
+# --- figures -------------------------------------------------------------------------------
+
+
+def strategy_colors(strategies: list[str]) -> dict[str, Any]:
+    """A stable colour per strategy from its position in the config (tab10)."""
+    palette = matplotlib.colormaps["tab10"].colors
+    return {s: palette[i % len(palette)] for i, s in enumerate(strategies)}
+
+
+def plot_strip(
+    summary: pd.DataFrame, comparison: dict[str, Any], colors: dict[str, Any], split: str
+) -> plt.Figure:
+    """Per-seed accuracy per strategy, mean with confidence interval; grey lines join the
+    runs of the same seed (the pairing the t-test uses)."""
+    strategies = list(colors)
+    seeds = sorted(summary["seed"].unique())
+    offsets = dict(
+        zip(seeds, np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else [0.0], strict=True)
+    )
+    table = summary.set_index(["strategy", "seed"])["eval_accuracy"] * 100
+    fig, ax = plt.subplots(figsize=(max(4.5, 2.2 * len(strategies) + 1.5), 4.2))
+    for seed in seeds:
+        xs = [i - 0.12 + offsets[seed] for i, s in enumerate(strategies) if (s, seed) in table]
+        ys = [table[(s, seed)] for s in strategies if (s, seed) in table]
+        ax.plot(xs, ys, "-", color="0.6", lw=0.8, zorder=1)
+    for i, strategy in enumerate(strategies):
+        own = table.loc[strategy]
+        xs = [i - 0.12 + offsets[s] for s in own.index]
+        ax.scatter(xs, own.values, s=36, color=colors[strategy], edgecolor="white", zorder=3)
+        entry = comparison["strategies"][strategy]["eval_accuracy"]
+        mean = entry["mean"] * 100
+        if entry["ci_low"] is not None:
+            err = [[mean - entry["ci_low"] * 100], [entry["ci_high"] * 100 - mean]]
+            ax.errorbar(i + 0.15, mean, yerr=err, color="black", capsize=5, lw=1.2, zorder=2)
+        ax.plot(i + 0.15, mean, "D", ms=8, color=colors[strategy], mec="black", zorder=4)
+    level = f"{comparison['confidence'] * 100:g}%"
+    ax.set_xticks(range(len(strategies)), strategies)
+    ax.set_xlim(-0.6, len(strategies) - 0.4)
+    ax.set_ylabel(f"{labels(split)['eval_accuracy']}, %", fontsize=9)
+    ax.set_title(f"Per-seed accuracy ({_count(len(seeds), 'seed')})", fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(
+        handles=[
+            Line2D([], [], ls="", marker="o", color="0.4", label="one seed"),
+            Line2D([], [], ls="-", color="0.6", lw=0.8, label="same seed"),
+            Line2D([], [], ls="-", marker="D", color="black", label=f"mean, {level} CI"),
+        ],
+        fontsize=8,
+        loc="best",
+    )
     fig.tight_layout()
     return fig
 
 
-def plot_confusion_matrices(results: dict[str, dict[str, Any]]) -> plt.Figure:
-    """Both confusion matrices side by side (rows: true class, columns: predicted)."""
-    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.8), squeeze=False)
-    for ax, (strategy, r) in zip(axes[0], results.items(), strict=True):
-        cm = r["eval"]["confusion_matrix"]
-        labels, matrix = cm["labels"], cm["matrix"]
-        ax.imshow(matrix, cmap="Blues")
-        peak = max(max(row) for row in matrix) or 1
-        for i, row in enumerate(matrix):
-            for j, value in enumerate(row):
-                ax.text(
-                    j,
-                    i,
-                    str(value),
-                    ha="center",
-                    va="center",
-                    color="white" if value > peak / 2 else "black",
+def learning_curve_bands(runs: list[Run]) -> pd.DataFrame:
+    """Per strategy and epoch: mean, min and max over seeds of each history column."""
+    history = pd.concat(
+        [pd.DataFrame(r.train["history"]).assign(strategy=r.strategy, seed=r.seed) for r in runs],
+        ignore_index=True,
+    )
+    columns = ["train_loss", "val_loss", "train_acc", "val_acc"]
+    return history.groupby(["strategy", "epoch"], sort=False)[columns].agg(["mean", "min", "max"])
+
+
+def plot_learning_curves(runs: list[Run], colors: dict[str, Any]) -> plt.Figure:
+    """Loss and accuracy per epoch, train (dashed) and val (solid): mean over seeds with a
+    min-max band, every strategy on the same axes."""
+    bands = learning_curve_bands(runs)
+    n_seeds = {s: sum(r.strategy == s for r in runs) for s in colors}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
+    for strategy, color in colors.items():
+        curves = bands.loc[strategy]
+        for ax, metric, scale in zip(axes, ("loss", "acc"), (1, 100), strict=True):
+            for split, style in (("train", "--"), ("val", "-")):
+                column = f"{split}_{metric}"
+                ax.plot(
+                    curves.index,
+                    curves[(column, "mean")] * scale,
+                    style,
+                    color=color,
+                    label=f"{strategy} {split} ({_count(n_seeds[strategy], 'seed')})",
                 )
-        ax.set(
-            xticks=range(len(labels)),
-            yticks=range(len(labels)),
-            xticklabels=labels,
-            yticklabels=labels,
-            xlabel="predicted",
-            ylabel="true",
-            title=strategy,
+                ax.fill_between(
+                    curves.index,
+                    curves[(column, "min")] * scale,
+                    curves[(column, "max")] * scale,
+                    color=color,
+                    alpha=0.12,
+                    lw=0,
+                )
+    axes[0].set(title="Cross-entropy loss", xlabel="epoch", ylabel="loss")
+    axes[1].set(title="Accuracy", xlabel="epoch", ylabel="accuracy (%)", ylim=(0, 102))
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+    axes[1].legend(
+        loc="lower right", fontsize=8, title="mean; band: min–max over seeds", title_fontsize=8
+    )
+    fig.tight_layout()
+    return fig
+
+
+def summed_confusion(runs: list[Run], strategies: list[str]) -> dict[str, dict[str, Any]]:
+    """Per strategy: the confusion matrix summed over its seeds (rows true, columns predicted)."""
+    summed: dict[str, dict[str, Any]] = {}
+    for strategy in strategies:
+        own = [r for r in runs if r.strategy == strategy]
+        class_labels = own[0].evaluation["confusion_matrix"]["labels"]
+        matrix = sum(np.asarray(r.evaluation["confusion_matrix"]["matrix"]) for r in own)
+        summed[strategy] = {"labels": class_labels, "matrix": matrix, "n_seeds": len(own)}
+    return summed
+
+
+def confusion_layout(class_labels: list[str]) -> dict[str, Any]:
+    """Panel size, fonts and label rotation that keep ``len(class_labels)`` classes readable."""
+    n = len(class_labels)
+    grid = min(max(2.6, 0.42 * n), 10.0)  # inches for the cells; 0.42 in per class up to 10 in
+    cell_pt = grid / n * 72
+    longest = max(len(str(c)) for c in class_labels)
+    tick_size = min(9.0, 0.7 * cell_pt)
+    margin = 0.9 + 0.55 * tick_size / 72 * longest  # room for the longest tick label
+    return {
+        "size": (grid + margin + 0.4, grid + margin + 0.4),
+        "tick_size": tick_size,
+        "counts": n <= MAX_CLASSES_WITH_COUNTS,
+        "count_size": 9 if n <= 6 else 7,
+        "rotation": 90 if n > 4 or longest > 8 else 0,
+    }
+
+
+def plot_confusion_matrices(matrices: dict[str, dict[str, Any]]) -> plt.Figure:
+    """One confusion matrix per strategy (summed over seeds). Panels grow with the number of
+    classes and wrap into rows to fit the page; labels on x are vertical when crowded; above
+    :data:`MAX_CLASSES_WITH_COUNTS` classes a colour bar replaces the per-cell counts."""
+    first = next(iter(matrices.values()))
+    layout = confusion_layout(first["labels"])
+    width, height = layout["size"]
+    ncols = max(1, min(len(matrices), int(PAGE_WIDTH_IN // width)))
+    nrows = -(-len(matrices) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat[len(matrices) :]:
+        ax.axis("off")
+    for ax, (strategy, found) in zip(axes.flat, matrices.items(), strict=False):
+        display = ConfusionMatrixDisplay(found["matrix"], display_labels=found["labels"])
+        display.plot(
+            ax=ax,
+            include_values=layout["counts"],
+            cmap="Blues",
+            colorbar=not layout["counts"],
+            xticks_rotation=layout["rotation"],
+            values_format="d",
+            text_kw={"fontsize": layout["count_size"]},
         )
+        ax.tick_params(labelsize=layout["tick_size"])
+        ax.set(xlabel="predicted", ylabel="true")
+        total = int(found["matrix"].sum())
+        ax.set_title(
+            f"{strategy}: {total} predictions, {_count(found['n_seeds'], 'seed')}", fontsize=10
+        )
+    return fig
+
+
+def plot_cost_accuracy(summary: pd.DataFrame, colors: dict[str, Any], split: str) -> plt.Figure:
+    """Training time against accuracy, one point per run, the strategy means as diamonds."""
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    for strategy, color in colors.items():
+        own = summary[summary["strategy"] == strategy]
+        ax.scatter(
+            own["train_seconds"],
+            own["eval_accuracy"] * 100,
+            color=color,
+            s=30,
+            alpha=0.8,
+            label=f"{strategy} (one run per seed)",
+        )
+        ax.plot(
+            own["train_seconds"].mean(),
+            own["eval_accuracy"].mean() * 100,
+            "D",
+            ms=9,
+            color=color,
+            mec="black",
+            label=f"{strategy} mean",
+        )
+    ax.set(xlabel="training time (s)")
+    ax.set_ylabel(f"{labels(split)['eval_accuracy']}, %", fontsize=9)
+    ax.set_title("Cost and accuracy", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
 
 def plot_misclassified(wrong: dict[str, dict[str, Any]], data_dir: Path) -> plt.Figure | None:
-    """One row of misclassified val images per strategy (for the Markdown report)."""
+    """One row of the most often misclassified images per strategy (for the Markdown)."""
     items = {strategy: found["shown"] for strategy, found in wrong.items()}
     if not any(items.values()):
         return None
     n_cols = max(len(row) for row in items.values())
     fig, axes = plt.subplots(
-        len(items), n_cols, figsize=(1.9 * n_cols, 2.3 * len(items)), squeeze=False
+        len(items), n_cols, figsize=(1.9 * n_cols, 2.5 * len(items)), squeeze=False
     )
     for axes_row, (strategy, row) in zip(axes, items.items(), strict=True):
         for ax in axes_row:
             ax.axis("off")
         for ax, item in zip(axes_row, row, strict=False):
-            with Image.open(data_dir / item["path"]) as image:
-                image = image.convert("RGB")
-                image.thumbnail((256, 256))
-                ax.imshow(image)
+            image = open_image(data_dir / item["path"])
+            image.thumbnail((256, 256))
+            ax.imshow(image)
+            seeds = wrong[strategy]["seeds"]
             ax.set_title(
-                f"{item['true']} → {item['predicted']}\np={item['probability']:.2f}", fontsize=8
+                f"{item['true']} → {item['predicted']}\nwrong in {item['wrong_in']} of {seeds}",
+                fontsize=8,
             )
         axes_row[0].text(
-            -0.1, 0.5, strategy, transform=axes_row[0].transAxes, rotation=90,
-            ha="right", va="center", fontsize=9,
-        )  # fmt: skip
+            -0.1,
+            0.5,
+            strategy,
+            transform=axes_row[0].transAxes,
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=9,
+        )
     fig.tight_layout()
     return fig
 
@@ -241,7 +725,7 @@ def plot_misclassified(wrong: dict[str, dict[str, Any]], data_dir: Path) -> plt.
 def save_figure(fig: plt.Figure, path: Path) -> bytes:
     """Write a figure as PNG (atomically) and return the PNG bytes for embedding."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     data = buffer.getvalue()
     with atomic_path(path) as tmp:
@@ -249,42 +733,30 @@ def save_figure(fig: plt.Figure, path: Path) -> bytes:
     return data
 
 
-def render(args: argparse.Namespace) -> None:
-    """Build the figures, the summary CSV, the HTML page and the Markdown file."""
-    results = load_results(args.metrics_dir, args.strategies)
-    quality = read_json(args.metrics_dir / "data_quality.json")
-    summary = summary_table(results)
-    with atomic_open(args.out_summary, "w", encoding="utf-8", newline="") as handle:
-        summary.to_csv(handle, index=False)
+def make_figures(
+    figures: dict[str, plt.Figure | None], figures_dir: Path, markdown: Path
+) -> dict[str, dict[str, str]]:
+    """Save each figure to ``figures_dir``; return its data: URI and its path from the
+    Markdown file. A None figure is not drawn (and a stale PNG of that name removed)."""
+    out = {}
+    for name, fig in figures.items():
+        path = figures_dir / f"{name}.png"
+        if fig is None:  # e.g. no misclassified image: drop the previous run's figure
+            path.unlink(missing_ok=True)
+            continue
+        png = save_figure(fig, path)
+        out[name] = {
+            "uri": "data:image/png;base64," + base64.b64encode(png).decode(),
+            "file": Path(os.path.relpath(path, markdown.parent)).as_posix(),
+        }
+    return out
 
-    wrong = misclassified(results, args.data_dir)
-    figures_dir = args.out_markdown.parent / "figures"
-    figures = {}
-    for name, fig in (
-        ("learning_curves", plot_learning_curves(results)),
-        ("confusion_matrices", plot_confusion_matrices(results)),
-        ("misclassified", plot_misclassified(wrong, args.data_dir)),
-    ):
-        if fig is not None:
-            png = save_figure(fig, figures_dir / f"{name}.png")
-            figures[name] = {
-                "uri": "data:image/png;base64," + base64.b64encode(png).decode(),
-                "file": f"figures/{name}.png",
-            }
-    first = next(iter(results.values()))["train"]
-    # Both strategies share every setting but the strategy itself.
-    shared_config = {k: v for k, v in first["config"].items() if k != "strategy"}
-    context = {
-        "summary": summary.to_dict("records"),
-        "class_names": first["class_names"],
-        "conclusion": conclusion(summary),
-        "figures": figures,
-        "misclassified": wrong,
-        "quality": quality,
-        "config": shared_config,
-        "strategies": list(results),
-        "provenance": {s: r["train"]["provenance"] for s, r in results.items()},
-    }
+
+# --- rendering -----------------------------------------------------------------------------
+
+
+def write_pages(context: dict[str, Any], html: Path, markdown: Path) -> None:
+    """Render the HTML and Markdown templates with the same context."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -292,14 +764,76 @@ def render(args: argparse.Namespace) -> None:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    for template, out in (
-        ("comparison.html.j2", args.out_html),
-        ("comparison.md.j2", args.out_markdown),
-    ):
+    for template, out in (("comparison.html.j2", html), ("comparison.md.j2", markdown)):
         with atomic_open(out, "w", encoding="utf-8") as handle:
             handle.write(env.get_template(template).render(**context))
-    log.info("%s", context["conclusion"])
+
+
+def subtitle(train: dict[str, Any], quality: dict[str, Any], n_seeds: int) -> str:
+    """Architecture, classes, images per split and number of seeds, in one line."""
+    classes = train["class_names"]
+    shown = " / ".join(classes) if len(classes) <= 6 else f"{len(classes)} classes"
+    counts = ", ".join(f"{c['total']} {split}" for split, c in quality["counts"].items())
+    arch = train["config"].get("arch", "model")
+    return f"{arch} · {shown} · {counts} images · {_count(n_seeds, 'seed')} per strategy"
+
+
+def render(args: argparse.Namespace) -> dict[str, Any]:
+    """Read the runs, write summary.csv, comparison.json, the figures and both pages."""
+    config = load_config_files(args.config)
+    strategies, seeds = list(config["strategies"]), list(config["train"]["seeds"])
+    runs = load_runs(args.runs_dir, strategies, seeds)
+    quality = read_json(args.data_quality)
+    split = eval_split(runs)
+    class_names = common_classes(runs)
+
+    summary = summary_table(runs, split)
+    with atomic_open(args.out_summary, "w", encoding="utf-8", newline="") as handle:
+        summary.to_csv(handle, index=False)
+    comparison = compare_runs(summary, runs, strategies, split)
+    write_json(args.out_comparison, comparison)
+
+    colors = strategy_colors(strategies)
+    wrong = misclassified(runs, strategies, args.data_dir)
+    figures = make_figures(
+        {
+            "strip_plot": plot_strip(summary, comparison, colors, split),
+            "learning_curves": plot_learning_curves(runs, colors),
+            "confusion_matrices": plot_confusion_matrices(summed_confusion(runs, strategies)),
+            "cost_accuracy": plot_cost_accuracy(summary, colors, split),
+            "misclassified": plot_misclassified(wrong, args.data_dir),
+        },
+        args.out_figures,
+        args.out_markdown,
+    )
+    config_shared, config_differs = shared_config(runs)
+    context = {
+        "title": "Transfer learning: " + " vs ".join(strategies),
+        "subtitle": subtitle(runs[0].train, quality, len(seeds)),
+        "verdict": comparison["verdict"],
+        "protocol": protocol(split, seeds, int(runs[0].evaluation["n"]), len(strategies)),
+        "split": split,
+        "eval_label": labels(split)["eval_accuracy"],
+        "level": f"{comparison['confidence'] * 100:g}%",
+        "statistics": statistics_table(comparison, summary, split),
+        "pairs": pairs_table(comparison, split),
+        "mcnemar": mcnemar_tables(comparison),
+        "runs": runs_table(summary, split),
+        "per_class": per_class_table(summary, class_names, split),
+        "figures": figures,
+        "misclassified": wrong,
+        "quality": quality,
+        "quality_table": quality_table(quality, class_names),
+        "strategies": strategies,
+        "config": config_shared,
+        "config_differs": config_differs,
+        "provenance": runs[0].train["provenance"],
+        "provenance_of": f"{runs[0].strategy}, seed {runs[0].seed}",
+    }
+    write_pages(context, args.out_html, args.out_markdown)
+    log.info("%s", comparison["verdict"])
     log.info("report: %s", args.out_html)
+    return comparison
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -307,22 +841,34 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--metrics-dir",
+        "--config",
         type=Path,
-        default=Path("metrics"),
-        help="folder with <strategy>/{train,eval}.json, predictions.csv and "
-        "data_quality.json (default: metrics)",
+        nargs="+",
+        required=True,
+        help="config file(s) of the run, merged in order; strategies and train.seeds say "
+        "which runs to read",
     )
-    parser.add_argument("--strategies", nargs="+", required=True, help="strategies to compare")
+    parser.add_argument(
+        "--runs-dir",
+        type=Path,
+        default=Path(paths.RUNS_DIR),
+        help=f"folder of <strategy>/seed<k>/ run metrics (default: {paths.RUNS_DIR})",
+    )
+    parser.add_argument(
+        "--data-quality", type=Path, required=True, help="data_quality.json of prepare_data.py"
+    )
     parser.add_argument("--data-dir", type=Path, required=True, help="ImageFolder root (images)")
     parser.add_argument("--out-html", type=Path, required=True, help="HTML page to write")
+    parser.add_argument("--out-markdown", type=Path, required=True, help="Markdown to write")
     parser.add_argument(
-        "--out-markdown",
-        type=Path,
-        required=True,
-        help="Markdown to write; figures go to figures/ next to it",
+        "--out-figures", type=Path, required=True, help="folder for the PNG figures"
     )
-    parser.add_argument("--out-summary", type=Path, required=True, help="CSV summary to write")
+    parser.add_argument(
+        "--out-summary", type=Path, required=True, help="CSV to write, one row per run"
+    )
+    parser.add_argument(
+        "--out-comparison", type=Path, required=True, help="statistics JSON to write"
+    )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
 

@@ -2,9 +2,10 @@
 """Train one transfer-learning strategy and keep the best-validation-accuracy checkpoint.
 
     python workflow/scripts/train.py --data-dir data/hymenoptera_data --strategy finetune \\
-        --weights IMAGENET1K_V1 --pretrained data/weights/resnet18-IMAGENET1K_V1.pth \\
-        --weights-sha256 f37072fd... \\
-        --out-model models/finetune/model.pt --out-metrics metrics/finetune/train.json
+        --seed 1 --weights IMAGENET1K_V1 \\
+        --pretrained data/weights/resnet18-IMAGENET1K_V1.pth --weights-sha256 f37072fd... \\
+        --out-model models/finetune/seed1/model.pt \\
+        --out-metrics metrics/runs/finetune/seed1/train.json
 
 Defaults are the PyTorch transfer-learning tutorial's (SGD lr 0.001, momentum 0.9,
 StepLR step 7 gamma 0.1, batch 4, 25 epochs). After every epoch a resumable state
@@ -25,6 +26,7 @@ import argparse
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,7 @@ from tlpipe.engine import (
     epoch_seed,
     loader_features,
     make_deterministic,
+    peak_rss_mb,
     predict,
     predict_from_features,
     resolve_precision,
@@ -62,7 +65,6 @@ from tlpipe.engine import (
 )
 from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
 from tlpipe.model import (
-    STRATEGIES,
     build_model,
     configure_strategy,
     count_parameters,
@@ -72,6 +74,8 @@ from tlpipe.model import (
     select_device,
     set_train_mode,
 )
+from tlpipe.paths import RESUME_DIR
+from tlpipe.strategies import REGISTRY, STRATEGIES
 
 log = logging.getLogger("train")
 
@@ -144,7 +148,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     add("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
     add("--step-size", type=int, default=7, help="StepLR step in epochs (default: 7)")
     add("--gamma", type=positive_float, default=0.1, help="StepLR factor (default: 0.1)")
-    add("--seed", type=int, default=42, help="random seed (default: 42)")
+    add(
+        "--seed",
+        type=int,
+        default=1,
+        help="random seed of this run; the same seed gives every strategy the same data "
+        "order and augmentation (default: 1)",
+    )
     add("--crop-size", type=int, default=224, help="network input side (default: 224)")
     add("--resize-size", type=int, default=256, help="val resize before crop (default: 256)")
     add(
@@ -187,7 +197,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--resume-dir",
         type=Path,
         default=None,
-        help="where the per-epoch resumable state lives (default: checkpoints/<strategy>)",
+        help="where the per-epoch resumable state lives "
+        "(default: checkpoints/<strategy>/seed<seed>)",
     )
     add("--verbose", action="store_true", help="debug logging")
     return parser
@@ -196,18 +207,6 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 def training_config(args: argparse.Namespace) -> dict[str, Any]:
     """The settings that determine the trained model (stored in outputs, hashed for resume)."""
     return {key: getattr(args, key) for key in TRAINING_KEYS}
-
-
-def load_resume_state(path: Path, config_sha: str) -> dict[str, Any] | None:
-    """The resumable state at ``path`` if it was written with the same settings."""
-    if not path.exists():
-        return None
-    state = load_checkpoint(path)
-    if state.get("config_sha256") != config_sha:
-        log.warning("ignoring %s: it was written with other settings; starting over", path)
-        return None
-    log.info("resuming from %s after epoch %d", path, state["epoch"])
-    return state
 
 
 def format_eta(seconds: float) -> str:
@@ -245,41 +244,21 @@ def make_datasets(
     return train_set, val_set
 
 
-def make_validator(
-    model: nn.Module,
-    loader: DataLoader,
-    device: torch.device,
-    precision: str,
-    strategy: str,
-) -> Callable[[], EpochResult]:
-    """A function returning this epoch's validation loss and accuracy.
+@dataclass
+class Data:
+    """What training reads: class names, samples, datasets and loader settings."""
 
-    For feature_extract the backbone is a fixed function and the validation transform
-    has no randomness, so the validation features are computed once, here, and each
-    epoch only applies the current ``fc`` to them.
-    """
-    if strategy != "feature_extract":
-        return lambda: summarize(*predict(model, loader, device, precision))
-    features, labels = loader_features(model, loader, device, precision)
-    return lambda: summarize(predict_from_features(model, features), labels)
+    classes: list[str]
+    train_samples: list[tuple[str, int]]
+    val_samples: list[tuple[str, int]]
+    train_set: Dataset
+    val_loader: DataLoader
+    workers: int
+    pin_memory: bool
 
 
-def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state dict with contiguous tensors (not the channels_last layout used
-    for speed), so checkpoints look the same whatever layout trained them."""
-    return {key: value.contiguous() for key, value in model.state_dict().items()}
-
-
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Train one strategy; write the best checkpoint and the metrics JSON."""
-    start_time = time.perf_counter()
-    config = training_config(args)
-    config_sha = provenance.config_hash(config)
-    threads = resolve_threads(args.threads)
-    torch.set_num_threads(threads)
-    make_deterministic(args.seed)
-    device = select_device(args.device)
-
+def load_data(args: argparse.Namespace, device: torch.device, threads: int) -> Data:
+    """Check the dataset layout and build the training set and the validation loader."""
     data_dir = Path(args.data_dir)
     classes = check_layout(data_dir)
     train_samples = list_samples(data_dir / "train", classes)
@@ -300,71 +279,140 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         pin_memory=pin,
     )
+    return Data(classes, train_samples, val_samples, train_set, val_loader, workers, pin)
 
+
+@dataclass
+class Training:
+    """The network of one strategy and what optimises it."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    precision: str
+    weights_path: Path | None
+
+
+def build_training(args: argparse.Namespace, num_classes: int, device: torch.device) -> Training:
+    """Model with the strategy's trainable parameters, SGD and StepLR (torchvision's
+    references build them the same way, from the parsed arguments)."""
     weights_path = resolve_weights(args.weights, args.pretrained)
-    model = build_model(args.arch, len(classes), weights_path, args.weights_sha256)
+    model = build_model(args.arch, num_classes, weights_path, args.weights_sha256)
     params = configure_strategy(model, args.strategy)
     model.to(device, memory_format=torch.channels_last)  # fastest convolution layout
-    precision = resolve_precision(args.precision, device)
     optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=args.step_size, gamma=args.gamma
     )
-    criterion = nn.CrossEntropyLoss()
+    precision = resolve_precision(args.precision, device)
+    return Training(model, optimizer, scheduler, precision, weights_path)
 
-    resume_dir = args.resume_dir or Path("checkpoints") / args.strategy
-    last_path, best_path = resume_dir / "last.pt", resume_dir / "best.pt"
-    history: list[dict[str, Any]] = []
-    best_epoch, best_val_acc = 0, -1.0
-    state = load_resume_state(last_path, config_sha)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        history, best_epoch, best_val_acc = (
-            state["history"],
-            state["best_epoch"],
-            state["best_val_acc"],
-        )
 
-    counts = count_parameters(model)
-    log.info(
-        "%s: %s on %s (%d threads, %s), %d classes, %d train / %d val images, "
-        "%s of %s parameters trainable",
-        args.strategy,
-        args.arch,
-        device,
-        threads,
-        precision,
-        len(classes),
-        len(train_samples),
-        len(val_samples),
-        f"{counts['trainable']:,}",
-        f"{counts['total']:,}",
+# Checkpoints: one key schema for the three kinds. Every one holds ``state_dict`` and
+# ``epoch``; the resumable ``last.pt`` adds the optimiser, scheduler and progress; the
+# final ``model.pt`` adds what is needed to use and trace the model.
+def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict with contiguous tensors (not the channels_last layout used
+    for speed), so checkpoints look the same whatever layout trained them."""
+    return {key: value.contiguous() for key, value in model.state_dict().items()}
+
+
+@dataclass
+class Progress:
+    """Where training stands: the per-epoch history and the best epoch so far."""
+
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+
+
+def save_last(path: Path, training: Training, progress: Progress, config_sha: str) -> None:
+    """The resumable state after an epoch (RNG state is re-derived per epoch)."""
+    save_checkpoint(
+        path,
+        {
+            "state_dict": plain_state_dict(training.model),
+            "epoch": len(progress.history),
+            "config_sha256": config_sha,
+            "progress": asdict(progress),
+            "optimizer": training.optimizer.state_dict(),
+            "scheduler": training.scheduler.state_dict(),
+        },
     )
-    evaluate_val = make_validator(model, val_loader, device, precision, args.strategy)
-    fit_epoch = train_head_one_epoch if args.strategy == "feature_extract" else train_one_epoch
-    for epoch in range(len(history) + 1, args.epochs + 1):
+
+
+def resume(path: Path, training: Training, config_sha: str) -> Progress:
+    """Restore the state at ``path`` if it was written with the same settings."""
+    if not path.exists():
+        return Progress()
+    state = load_checkpoint(path)
+    if state.get("config_sha256") != config_sha or "progress" not in state:
+        log.warning("ignoring %s: it was written with other settings; starting over", path)
+        return Progress()
+    training.model.load_state_dict(state["state_dict"])
+    training.optimizer.load_state_dict(state["optimizer"])
+    training.scheduler.load_state_dict(state["scheduler"])
+    log.info("resuming from %s after epoch %d", path, state["epoch"])
+    return Progress(**state["progress"])
+
+
+def make_validator(
+    training: Training, loader: DataLoader, device: torch.device, strategy: str
+) -> Callable[[], EpochResult]:
+    """A function returning this epoch's validation loss and accuracy.
+
+    With a frozen backbone the backbone is a fixed function and the validation
+    transform has no randomness, so the validation features are computed once, here,
+    and each epoch only applies the current head to them.
+    """
+    model, precision = training.model, training.precision
+    if not REGISTRY[strategy].frozen_backbone:
+        return lambda: summarize(*predict(model, loader, device, precision))
+    features, labels = loader_features(model, loader, device, precision)
+    return lambda: summarize(predict_from_features(model, features), labels)
+
+
+def fit(
+    args: argparse.Namespace,
+    data: Data,
+    training: Training,
+    device: torch.device,
+    progress: Progress,
+    on_epoch_end: Callable[[Progress], None],
+) -> Progress:
+    """The epoch loop: train, validate, step the scheduler, keep the best epoch.
+
+    Each epoch reseeds shuffling and augmentation from ``(seed, epoch)``: runs with the
+    same seed see the same images in the same order with the same crops and flips
+    whatever the strategy (so seeds pair up across strategies), and a resumed run
+    replays exactly the epochs it missed.
+    """
+    model, optimizer, scheduler = training.model, training.optimizer, training.scheduler
+    criterion = nn.CrossEntropyLoss()
+    evaluate_val = make_validator(training, data.val_loader, device, args.strategy)
+    frozen = REGISTRY[args.strategy].frozen_backbone
+    fit_epoch = train_head_one_epoch if frozen else train_one_epoch
+    for epoch in range(len(progress.history) + 1, args.epochs + 1):
         tick = time.perf_counter()
         seed = epoch_seed(args.seed, epoch)
         torch.manual_seed(seed)  # augmentation draws when num_workers == 0
         train_loader = make_loader(
-            train_set,
+            data.train_set,
             args.batch_size,
             shuffle=True,
-            num_workers=workers,
+            num_workers=data.workers,
             seed=seed,
-            pin_memory=pin,
+            pin_memory=data.pin_memory,
         )
         lr = optimizer.param_groups[0]["lr"]
         set_train_mode(model, args.strategy)
         train_result = fit_epoch(
-            model, train_loader, criterion, optimizer, device, f"epoch {epoch}", precision
+            model, train_loader, criterion, optimizer, device, f"epoch {epoch}", training.precision
         )
         val_result = evaluate_val()
         scheduler.step()
         seconds = time.perf_counter() - tick
-        history.append(
+        progress.history.append(
             {
                 "epoch": epoch,
                 "lr": lr,
@@ -375,23 +423,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 "val_acc": val_result.accuracy,
             }
         )
-        if val_result.accuracy > best_val_acc:  # strictly better, as in the tutorial
-            best_epoch, best_val_acc = epoch, val_result.accuracy
-            save_checkpoint(best_path, {"state_dict": plain_state_dict(model), "epoch": epoch})
-        save_checkpoint(
-            last_path,
-            {
-                "config_sha256": config_sha,
-                "epoch": epoch,
-                "history": history,
-                "best_epoch": best_epoch,
-                "best_val_acc": best_val_acc,
-                "model": plain_state_dict(model),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-            },
-        )
-        mean_seconds = sum(h["seconds"] for h in history) / len(history)
+        if val_result.accuracy > progress.best_val_acc:  # strictly better, as the tutorial
+            progress.best_epoch, progress.best_val_acc = epoch, val_result.accuracy
+        on_epoch_end(progress)
+        mean_seconds = sum(h["seconds"] for h in progress.history) / len(progress.history)
         log.info(
             "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %.1fs  ETA %s",
             epoch,
@@ -404,53 +439,120 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             seconds,
             format_eta(mean_seconds * (args.epochs - epoch)),
         )
+    return progress
 
-    best_state = load_checkpoint(best_path)["state_dict"]
-    weights_sha = sha256_file(weights_path) if weights_path else None
-    prov = provenance.collect(
-        device=str(device),
-        precision=precision,
-        threads=threads,
-        seed=args.seed,
-        config_sha256=config_sha,
-        dataset_sha256=tree_sha256(data_dir),
-        weights_sha256=weights_sha,
-    )
+
+def write_outputs(
+    args: argparse.Namespace,
+    data: Data,
+    training: Training,
+    progress: Progress,
+    best_state: dict[str, torch.Tensor],
+    prov: dict[str, Any],
+    wall_seconds: float,
+) -> dict[str, Any]:
+    """Write the final checkpoint (best epoch) and the training metrics JSON."""
+    config = training_config(args)
+    history = progress.history
     save_checkpoint(
         args.out_model,
         {
             "state_dict": best_state,
+            "epoch": progress.best_epoch,
+            "val_acc": progress.best_val_acc,
             "arch": args.arch,
             "strategy": args.strategy,
-            "class_names": classes,
-            "epoch": best_epoch,
-            "val_acc": best_val_acc,
+            "class_names": data.classes,
             "config": config,
             "provenance": prov,
             "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
-            "precision": precision,
+            "precision": training.precision,
         },
     )
     metrics = {
         "strategy": args.strategy,
-        "class_names": classes,
+        "seed": args.seed,
+        "class_names": data.classes,
         "history": history,
-        "best_epoch": best_epoch,
-        "best_val_acc": best_val_acc,
+        "best_epoch": progress.best_epoch,
+        "best_val_acc": progress.best_val_acc,
         "final_val_acc": history[-1]["val_acc"],
         "total_seconds": round(sum(h["seconds"] for h in history), 3),
-        "wall_seconds": round(time.perf_counter() - start_time, 3),
-        "precision": precision,
-        "n_train": len(train_samples),
-        "n_val": len(val_samples),
-        "parameters": counts,
+        "wall_seconds": round(wall_seconds, 3),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "precision": training.precision,
+        "n_train": len(data.train_samples),
+        "n_val": len(data.val_samples),
+        "parameters": count_parameters(training.model),
         "config": config,
         "provenance": prov,
     }
     write_json(args.out_metrics, metrics)
+    return metrics
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Train one strategy with one seed; write the best checkpoint and the metrics JSON."""
+    start_time = time.perf_counter()
+    config_sha = provenance.config_hash(training_config(args))
+    threads = resolve_threads(args.threads)
+    torch.set_num_threads(threads)
+    make_deterministic(args.seed)
+    device = select_device(args.device)
+    data = load_data(args, device, threads)
+    training = build_training(args, len(data.classes), device)
+
+    resume_dir = args.resume_dir or Path(RESUME_DIR.format(strategy=args.strategy, seed=args.seed))
+    last_path, best_path = resume_dir / "last.pt", resume_dir / "best.pt"
+    progress = resume(last_path, training, config_sha)
+    counts = count_parameters(training.model)
+    log.info(
+        "%s, seed %d: %s on %s (%d threads, %s), %d classes, %d train / %d val images, "
+        "%s of %s parameters trainable",
+        args.strategy,
+        args.seed,
+        args.arch,
+        device,
+        threads,
+        training.precision,
+        len(data.classes),
+        len(data.train_samples),
+        len(data.val_samples),
+        f"{counts['trainable']:,}",
+        f"{counts['total']:,}",
+    )
+
+    def save_states(progress: Progress) -> None:
+        if progress.best_epoch == len(progress.history):  # this epoch is the best so far
+            save_checkpoint(
+                best_path,
+                {"state_dict": plain_state_dict(training.model), "epoch": progress.best_epoch},
+            )
+        save_last(last_path, training, progress, config_sha)
+
+    progress = fit(args, data, training, device, progress, save_states)
+    best_state = load_checkpoint(best_path)["state_dict"]
+    weights_sha = sha256_file(training.weights_path) if training.weights_path else None
+    prov = provenance.collect(
+        device=str(device),
+        precision=training.precision,
+        threads=threads,
+        seed=args.seed,
+        config_sha256=config_sha,
+        dataset_sha256=tree_sha256(args.data_dir),
+        weights_sha256=weights_sha,
+    )
+    metrics = write_outputs(
+        args, data, training, progress, best_state, prov, time.perf_counter() - start_time
+    )
     for path in (last_path, best_path):  # the outputs are complete: no resume needed
         path.unlink(missing_ok=True)
-    log.info("best val acc %.4f at epoch %d -> %s", best_val_acc, best_epoch, args.out_model)
+    log.info(
+        "best val acc %.4f at epoch %d -> %s",
+        progress.best_val_acc,
+        progress.best_epoch,
+        args.out_model,
+    )
     return metrics
 
 

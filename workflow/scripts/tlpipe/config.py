@@ -83,6 +83,36 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None
     return filled
 
 
+def merge_config(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` updated with ``override``, nested mappings merged key by key (as Snakemake
+    merges ``--configfile`` files over the workflow's ``configfile:``)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_config(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
+    """Read config files in order (later ones override earlier ones), fill in the schema
+    defaults and validate: the config a Snakemake run with these files would use."""
+    config: dict[str, Any] = {}
+    for path in paths:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                loaded = yaml.safe_load(handle) or {}
+        except OSError as err:
+            raise PipelineError(f"{path}: cannot read config file ({err.strerror})") from None
+        except yaml.YAMLError as err:
+            raise PipelineError(f"{path}: not valid YAML ({err})") from None
+        if not isinstance(loaded, dict):
+            raise PipelineError(f"{path}: a config file must hold a mapping of keys")
+        config = merge_config(config, loaded)
+    return validate_config(config)
+
+
 def schema_leaves(schema: dict[str, Any], prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
     """(dotted key, subschema) of every leaf key, in schema order."""
     leaves = []

@@ -1,6 +1,8 @@
 """ImageFolder-style datasets: layout checks, transforms and data loaders.
 
-The layout is torchvision's ImageFolder: ``<root>/{train,val}/<class>/<image>``. Class
+The layout is torchvision's ImageFolder: ``<root>/{train,val}/<class>/<image>``, plus
+an optional ``test/`` with the same class folders (held out: evaluation uses it when
+present, while the checkpoint is still chosen on ``val/``). Class
 names are the sorted folder names, so the class index order is the same everywhere
 (training, evaluation, reports). Files whose extension ImageFolder does not load
 (e.g. ``imageNotFound.gif`` in hymenoptera) are skipped, exactly as ImageFolder does.
@@ -28,6 +30,7 @@ from tlpipe.fileio import PipelineError, sha256_file
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val")
+TEST_SPLIT = "test"  # optional; same class folders as train/ and val/
 # ImageNet channel statistics: the pretrained weights expect inputs normalised this way.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -47,16 +50,27 @@ def class_names(split_dir: Path) -> list[str]:
     )
 
 
+def splits_of(root: str | Path) -> tuple[str, ...]:
+    """The splits of a dataset: train and val, plus test when the folder exists."""
+    has_test = (Path(root) / TEST_SPLIT).is_dir()
+    return (*SPLITS, TEST_SPLIT) if has_test else SPLITS
+
+
+def evaluation_split(root: str | Path) -> str:
+    """The split that evaluation reports: test when the dataset has one, else val."""
+    return TEST_SPLIT if TEST_SPLIT in splits_of(root) else "val"
+
+
 def check_layout(root: str | Path) -> list[str]:
     """Check ``root`` is a usable ImageFolder tree; return the class names.
 
-    Both splits must exist, hold the same two or more class folders, and every class
-    folder must hold at least one loadable image.
+    train/ and val/ (and test/, when present) must hold the same two or more class
+    folders, and every class folder must hold at least one loadable image.
     """
     root = Path(root)
     problems: list[str] = []
     classes_per_split: dict[str, list[str]] = {}
-    for split in SPLITS:
+    for split in splits_of(root):
         split_dir = root / split
         if not split_dir.is_dir():
             problems.append(
@@ -64,18 +78,20 @@ def check_layout(root: str | Path) -> list[str]:
             )
             continue
         classes_per_split[split] = class_names(split_dir)
-    if len(classes_per_split) == len(SPLITS):
-        train, val = (set(classes_per_split[s]) for s in SPLITS)
-        for split, only in (("train", train - val), ("val", val - train)):
-            other = "val" if split == "train" else "train"
-            problems += [
-                f"{root / split / c}: class folder has no counterpart in {other}/"
-                for c in sorted(only)
-            ]
-        if len(train | val) < 2:
-            problems.append(f"{root}: found {len(train | val)} class folder(s); need at least 2")
-        for split in SPLITS:
-            for name in classes_per_split[split]:
+    if all(split in classes_per_split for split in SPLITS):
+        every = set().union(*map(set, classes_per_split.values()))
+        for split, names in classes_per_split.items():
+            for name in names:
+                lacking = [s for s, other in classes_per_split.items() if name not in other]
+                if lacking:
+                    problems.append(
+                        f"{root / split / name}: class folder has no counterpart in "
+                        + ", ".join(f"{s}/" for s in lacking)
+                    )
+        if len(every) < 2:
+            problems.append(f"{root}: found {len(every)} class folder(s); need at least 2")
+        for split, names in classes_per_split.items():
+            for name in names:
                 folder = root / split / name
                 if not any(is_image_file(p) for p in folder.rglob("*") if p.is_file()):
                     problems.append(f"{folder}: no images ({', '.join(IMG_EXTENSIONS)})")

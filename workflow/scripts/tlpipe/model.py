@@ -12,10 +12,9 @@ import torchvision
 from torch import nn
 
 from tlpipe.fileio import PipelineError, atomic_path, verify_sha256
+from tlpipe.strategies import REGISTRY, STRATEGIES
 
 log = logging.getLogger(__name__)
-
-STRATEGIES = ("finetune", "feature_extract")
 
 
 def first_line(err: BaseException) -> str:
@@ -112,7 +111,7 @@ def configure_strategy(model: nn.Module, strategy: str) -> list[nn.Parameter]:
     """
     if strategy not in STRATEGIES:
         raise PipelineError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    train_backbone = strategy == "finetune"
+    train_backbone = not REGISTRY[strategy].frozen_backbone
     for param in model.parameters():
         param.requires_grad = train_backbone
     for param in model.fc.parameters():
@@ -129,7 +128,7 @@ def set_train_mode(model: nn.Module, strategy: str) -> None:
     "frozen" features change during training.) Freezing them makes the backbone a
     fixed function of the input, which is what "feature extraction" means.
     """
-    if strategy == "feature_extract":
+    if REGISTRY[strategy].frozen_backbone:
         model.eval()
         model.fc.train()
     else:

@@ -1,0 +1,29 @@
+"""Where each run's files live: the one definition both runners and the scripts use.
+
+A *run* is one (strategy, seed) pair. Its model goes to ``models/<strategy>/seed<k>/``
+and its metric files to ``metrics/runs/<strategy>/seed<k>/``. The per-run metrics sit in
+a folder of their own (not directly in ``metrics/``) because the report's aggregate
+files (``metrics/comparison.json``, ``metrics/summary.csv``) live in ``metrics/`` and
+DVC refuses a stage whose dependency folder holds its own outputs: ``metrics/runs`` is
+the one dependency that links the report to every run, whatever the strategies and
+seeds, without listing them in ``dvc.yaml``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RUNS_DIR = "metrics/runs"
+# File names inside a run's metrics folder.
+TRAIN_METRICS = "train.json"
+EVAL_METRICS = "eval.json"
+PREDICTIONS = "predictions.csv"
+# Templates with Snakemake-style wildcards; dvc.yaml spells the same paths with ${item.*}.
+MODEL = "models/{strategy}/seed{seed}/model.pt"
+RUN_METRICS = RUNS_DIR + "/{strategy}/seed{seed}"
+RESUME_DIR = "checkpoints/{strategy}/seed{seed}"
+
+
+def run_dir(root: str | Path, strategy: str, seed: int) -> Path:
+    """The metrics folder of one run below ``root`` (``metrics/runs`` in the pipeline)."""
+    return Path(root) / strategy / f"seed{seed}"
