@@ -27,15 +27,21 @@ OUTPUTS = [
     "data/weights/resnet18-IMAGENET1K_V1.pth",
     "data/tiny/train/ants/ants_0.jpg",
     "metrics/data_quality.json",
-    "models/finetune/model.pt",
-    "models/feature_extract/model.pt",
-    "metrics/finetune/train.json",
-    "metrics/feature_extract/eval.json",
-    "metrics/feature_extract/predictions.csv",
+    "models/finetune/seed3/model.pt",
+    "models/feature_extract/seed4/model.pt",
+    "metrics/runs/finetune/seed4/train.json",
+    "metrics/runs/feature_extract/seed3/eval.json",
+    "metrics/runs/feature_extract/seed4/predictions.csv",
     "metrics/summary.csv",
+    "metrics/comparison.json",
     "reports/comparison.html",
-    "reports/figures/learning_curves.png",
+    "reports/figures/strip_plot.png",
 ]
+SEEDS = [3, 4]
+# Stages: download_data, download_weights, prepare_data, report + train and evaluate for
+# every (strategy, seed).
+N_STAGES = 4 + 2 * 2 * len(SEEDS)
+TRAIN_STAGES = {f"train@{s}-{k}" for s in ("finetune", "feature_extract") for k in SEEDS}
 LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
 
 
@@ -66,7 +72,7 @@ def make_dvc_project(root: Path, sources: dict) -> Path:
                  "crop_size": 32, "resize_size": 36},
         "model": {"weights_url": str(sources["weights"]),
                   "weights_sha256": sha256(sources["weights"])},
-        "train": {"epochs": 1, "num_workers": 0, "seed": 3},
+        "train": {"epochs": 1, "num_workers": 0, "seeds": SEEDS},
     })  # fmt: skip
     (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(project, "init", "-q")
@@ -76,8 +82,14 @@ def make_dvc_project(root: Path, sources: dict) -> Path:
     return project
 
 
+def stage_name(rule: str) -> str:
+    """The dvc.yaml stage of a Snakemake rule: the per-strategy rules train_<strategy>
+    are one matrix stage, `train`, in dvc.yaml."""
+    return "train" if rule.startswith("train_") else rule
+
+
 def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
-    """Shell command -> (rule, outputs) of every job `snakemake -n -p --forceall` lists."""
+    """Shell command -> (stage, outputs) of every job `snakemake -n -p --forceall` lists."""
     out = snakemake(project, "-n", "-p", "--forceall").stdout
     jobs, rule, outputs = {}, None, frozenset()
     for line in out.splitlines():
@@ -87,7 +99,7 @@ def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
             outputs = frozenset(p.strip() for p in line.split(":", 1)[1].split(","))
         elif line.startswith("Shell command: ") and rule != "all":
             command = LOG_REDIRECT.sub("", line.removeprefix("Shell command: "))
-            jobs[" ".join(command.split())] = (rule, outputs)
+            jobs[" ".join(command.split())] = (stage_name(rule), outputs)
     return jobs
 
 
@@ -121,14 +133,14 @@ def test_snakefile_and_dvc_yaml_do_not_drift(tmp_path, sources):
     project = make_dvc_project(tmp_path / "p", sources)
     from_snakemake = snakemake_commands(project)
     from_dvc = dvc_commands(project)
-    assert len(from_dvc) == 8
+    assert len(from_dvc) == N_STAGES
     assert set(from_snakemake) == set(from_dvc), "command lines differ"
     for command, (stage, outs) in from_dvc.items():
         rule, outputs = from_snakemake[command]
         assert stage == rule
         assert outs == outputs, f"{stage}: dvc.yaml outs {sorted(outs)} != {sorted(outputs)}"
     dry_run = dvc(project, "repro", "--dry", "-f").stdout
-    assert dry_run.count("Running stage") == 8
+    assert dry_run.count("Running stage") == N_STAGES
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +170,10 @@ def test_changing_lr_retrains_both_strategies_and_nothing_upstream(snakemake_fir
     try:
         config_path.write_text(original.replace("lr: 0.001", "lr: 0.01"))
         jobs = planned_jobs(project)
-        assert jobs["train"] == 2 and jobs["evaluate"] == 2 and jobs["report"] == 1
+        assert jobs["train_finetune"] == jobs["train_feature_extract"] == len(SEEDS)
+        assert jobs["evaluate"] == 2 * len(SEEDS) and jobs["report"] == 1
         assert not {"download_data", "download_weights", "prepare_data"} & set(jobs)
-        assert stages_to_run(project) == {"train@finetune", "train@feature_extract"}
+        assert stages_to_run(project) == TRAIN_STAGES
     finally:
         config_path.write_text(original)
     assert planned_jobs(project) == {}
@@ -170,12 +183,17 @@ def test_metrics_and_plots_work_from_git(snakemake_first):
     project = snakemake_first
     shown = json.loads(dvc(project, "metrics", "show", "--json").stdout)
     metrics = next(iter(shown.values()))["data"]
-    train = json.loads((project / "metrics/finetune/train.json").read_text())
-    assert metrics["metrics/finetune/train.json"]["data"]["best_val_acc"] == train["best_val_acc"]
-    assert "accuracy" in metrics["metrics/feature_extract/eval.json"]["data"]
+    train_path = "metrics/runs/finetune/seed3/train.json"
+    train = json.loads((project / train_path).read_text())
+    assert metrics[train_path]["data"]["best_val_acc"] == train["best_val_acc"]
+    assert "accuracy" in metrics["metrics/runs/feature_extract/seed4/eval.json"]["data"]
+    comparison = json.loads((project / "metrics/comparison.json").read_text())
+    shown = metrics["metrics/comparison.json"]["data"]["differences"]
+    difference = shown["finetune_vs_feature_extract"]["mean_difference"]
+    assert difference == comparison["pairs"][0]["mean_difference"]
     plots = dvc(project, "plots", "show", "--json").stdout
-    for plot in ("accuracy", "loss", "confusion_finetune", "confusion_feature_extract"):
-        assert f'"{plot}"' in plots
+    for figure in ("strip_plot", "learning_curves", "confusion_matrices", "cost_accuracy"):
+        assert f"reports/figures/{figure}.png" in plots
 
 
 def test_push_then_clone_and_pull_restores_everything(snakemake_first, tmp_path, sources):
@@ -202,14 +220,29 @@ def test_experiment_with_changed_lr(snakemake_first):
     assert "lr-0.01" in text and '"lr": 0.01' in text
 
 
+def test_experiment_with_other_seeds_trains_only_the_new_ones(snakemake_first):
+    """`dvc exp run -S train.seeds=[...]`: the matrix follows, runs already trained are
+    reused, and the report compares exactly the configured seeds."""
+    project = snakemake_first
+    out = dvc(project, "exp", "run", "-n", "seeds-345", "-S",
+              "config/config.yaml:train.seeds=[3,4,5]").stdout  # fmt: skip
+    assert "Running stage 'train@finetune-5'" in out
+    assert "Running stage 'train@feature_extract-5'" in out
+    assert "Running stage 'train@finetune-3'" not in out
+    assert "Running stage 'report'" in out
+    comparison = json.loads((project / "metrics/comparison.json").read_text())
+    assert comparison["pairs"][0]["seeds"] == [3, 4, 5]
+    assert comparison["strategies"]["finetune"]["n_seeds"] == 3
+
+
 def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):
     project = make_dvc_project(tmp_path / "p", sources)
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    assert repro.count("Running stage") == 8
+    assert repro.count("Running stage") == N_STAGES
     assert planned_jobs(project) == {}
     # after refreshing Snakemake's records, a config change is seen by both runners
     run(["make", "snakemake-record"], cwd=project)
     config_path = project / "config/config.yaml"
     config_path.write_text(config_path.read_text().replace("lr: 0.001", "lr: 0.01"))
-    assert planned_jobs(project).get("train") == 2
-    assert stages_to_run(project) == {"train@finetune", "train@feature_extract"}
+    assert planned_jobs(project).get("train_finetune") == len(SEEDS)
+    assert stages_to_run(project) == TRAIN_STAGES

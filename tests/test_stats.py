@@ -511,3 +511,26 @@ def test_verdict_no_common_seed():
         "feature_extract (1.0x)."
     )
     json.dumps(c, allow_nan=False)
+
+
+def test_intervals_are_clipped_to_what_the_metric_can_take():
+    # two seeds, far apart: the raw t-interval of the mean runs far past 0% and 100%
+    wide = stats.describe([0.5, 1.0], bounds=(0.0, 1.0))
+    raw = stats.describe([0.5, 1.0])
+    assert raw["ci_low"] < 0 and raw["ci_high"] > 1
+    assert (wide["ci_low"], wide["ci_high"]) == (0.0, 1.0)
+    assert wide["mean"] == raw["mean"] == 0.75
+    pair = stats.paired_comparison([1.0, 0.5], [0.5, 1.0])
+    assert (pair["ci_low"], pair["ci_high"]) == (-1.0, 1.0)
+
+
+def test_verdict_when_no_difference_could_be_detected():
+    runs = pd.DataFrame(
+        {"strategy": ["a", "a", "b", "b"], "seed": [1, 2, 1, 2],
+         "eval_accuracy": [1.0, 0.5, 0.5, 1.0], "train_seconds": [10.0, 10.0, 1.0, 1.0]}
+    )  # fmt: skip
+    right = pd.Series([True], index=["x.jpg"])
+    comparison = stats.compare(runs, {(s, k): right for s in "ab" for k in (1, 2)})
+    assert comparison["pairs"][0]["min_detectable_difference"] > 1.0
+    assert "no difference, even of 100 points, can be detected reliably" in comparison["verdict"]
+    assert "No difference detected between a and b" in comparison["verdict"]

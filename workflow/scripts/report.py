@@ -201,6 +201,15 @@ def compare_runs(
     except ValueError as err:
         raise PipelineError(f"cannot compare the runs: {err}") from None
     comparison.update(evaluated_on=split, selected_on="val", metric="eval_accuracy")
+    # `dvc metrics show/diff` only reads numbers in nested mappings, not in lists: the
+    # headline numbers of every pair again, keyed by pair.
+    comparison["differences"] = {
+        f"{p['a']}_vs_{p['b']}": {
+            key: p[key]
+            for key in ("mean_difference", "ci_low", "ci_high", "p_value", "p_value_holm")
+        }
+        for p in comparison["pairs"]
+    }
     return comparison
 
 

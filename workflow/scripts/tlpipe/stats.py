@@ -64,6 +64,18 @@ METRICS = (
     "train_seconds",
     "peak_rss_mb",
 )
+#: Values a metric can take: a t-interval is clipped to them (with few seeds it can reach
+#: past 100%, which says nothing the clipped interval does not).
+METRIC_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "eval_accuracy": (0.0, 1.0),
+    "macro_f1": (0.0, 1.0),
+    "best_val_acc": (0.0, 1.0),
+    "final_val_acc": (0.0, 1.0),
+    "train_seconds": (0.0, None),
+    "peak_rss_mb": (0.0, None),
+}
+#: A difference of two accuracies lies in [-1, 1].
+DIFFERENCE_BOUNDS = (-1.0, 1.0)
 #: Paired differences that differ by no more than this are treated as identical. Accuracies are
 #: fractions k/N, so any real difference between seeds is at least 1/N; spreads below 1e-12 are
 #: floating-point noise from subtracting fractions (0.92 - 0.90 != 0.94 - 0.92 in binary).
@@ -88,8 +100,24 @@ def _t_interval(mean: float, std: float, n: int, confidence: float) -> tuple[flo
     return mean - half, mean + half
 
 
-def describe(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
-    """Mean, sample sd and t-interval of the mean of ``values``.
+def _clip(interval: tuple[float, float], bounds: tuple[float | None, float | None] | None):
+    """An interval limited to the values the quantity can take (``None``: no limit)."""
+    if bounds is None:
+        return interval
+    low, high = bounds
+    lo, hi = interval
+    return (
+        lo if low is None else min(max(lo, low), hi),
+        hi if high is None else max(min(hi, high), lo),
+    )
+
+
+def describe(
+    values: Sequence[float],
+    confidence: float = CONFIDENCE,
+    bounds: tuple[float | None, float | None] | None = None,
+) -> dict:
+    """Mean, sample sd and t-interval of the mean of ``values`` (clipped to ``bounds``).
 
     Missing values (``None`` or NaN) are dropped first: ``n`` counts the values used. Returns
     ``{"n", "mean", "std", "ci_low", "ci_high", "values"}``; ``mean`` is None when n == 0,
@@ -116,7 +144,7 @@ def describe(values: Sequence[float], confidence: float = CONFIDENCE) -> dict:
         return out
     std = 0.0 if np.ptp(arr) == 0 else float(arr.std(ddof=1))
     out["std"] = std
-    out["ci_low"], out["ci_high"] = _t_interval(mean, std, n, confidence)
+    out["ci_low"], out["ci_high"] = _clip(_t_interval(mean, std, n, confidence), bounds)
     return out
 
 
@@ -215,7 +243,8 @@ def paired_comparison(
         out["t_statistic"] = float(result.statistic)
         out["p_value"] = float(result.pvalue)
     out["std_difference"] = std
-    out["ci_low"], out["ci_high"] = _t_interval(mean, std, n, confidence)
+    interval = _t_interval(mean, std, n, confidence)
+    out["ci_low"], out["ci_high"] = _clip(interval, DIFFERENCE_BOUNDS)
     out["min_detectable_difference"] = min_detectable_difference(std, n, alpha, power)
     return out
 
@@ -337,7 +366,7 @@ def compare(
         entry: dict[str, Any] = {"n_seeds": len(rows), "seeds": [int(s) for s in rows.index]}
         for metric in METRICS:
             values = rows[metric].tolist() if metric in rows.columns else []
-            entry[metric] = describe(values, confidence)
+            entry[metric] = describe(values, confidence, METRIC_BOUNDS[metric])
         summary[name] = entry
 
     pairs: list[dict[str, Any]] = []
@@ -474,7 +503,12 @@ def _pair_sentence(pair: dict, comparison: dict, n_tests: int) -> str:
             f"{'Holm-adjusted ' if n_tests > 1 else ''}p-value is not below {alpha:g} ({test})"
         )
     mdd = pair.get("min_detectable_difference")
-    if mdd:
+    if mdd and mdd >= 1.0:  # beyond any possible difference of two accuracies
+        text += (
+            f"; with {_seeds(n)} and this spread, no difference, even of 100 points, can be "
+            f"detected reliably ({power * 100:g}% power): train more seeds (train.seeds)"
+        )
+    elif mdd:
         text += (
             f"; with {_seeds(n)}, differences below ~{_points(mdd)} points cannot be detected "
             f"reliably ({power * 100:g}% power)"
