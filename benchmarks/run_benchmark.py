@@ -120,7 +120,7 @@ def project_command(data_dir: Path, strategy: str, epochs: int, out: Path) -> li
         "--momentum": cfg["momentum"],
         "--step-size": cfg["step_size"],
         "--gamma": cfg["gamma"],
-        "--seed": cfg["seed"],
+        "--seed": cfg["seeds"][0],
         "--device": cfg["device"],
         "--num-workers": cfg["num_workers"],
         "--precision": cfg.get("precision", "auto"),

@@ -101,3 +101,17 @@ def test_readme_config_table_is_current():
     assert start in readme and end in readme
     block = readme.split(start, 1)[1].split(end, 1)[0]
     assert block == markdown_table(), "README config table is stale: run `make docs`"
+
+
+def test_schema_lists_the_registered_strategies():
+    """The schema's enum is the registry's list (tlpipe/strategies.py owns it)."""
+    from tlpipe.strategies import STRATEGIES
+
+    items = load_schema()["properties"]["strategies"]["items"]
+    assert tuple(items["enum"]) == STRATEGIES
+
+
+def test_seeds_must_be_a_non_empty_list_of_distinct_integers():
+    for bad in ([], [1, 1], [-1], 3):
+        with pytest.raises(PipelineError, match=r"train\.seeds"):
+            validate_config({"train": {"seeds": bad}})

@@ -47,7 +47,10 @@ pytestmark = pytest.mark.workflow
 START, STOP = REPO / "ci/slurm/start.sh", REPO / "ci/slurm/stop.sh"
 RUN_TIMEOUT = 600  # seconds for one `snakemake --profile slurm` run (about 2 minutes on CI)
 # Jobs of the default target that must run through sbatch, by rule.
-EXPECTED_JOBS = {"prepare_data": 1, "train": 2, "evaluate": 2, "report": 1}
+SEED = 7  # tiny_config's one seed
+EXPECTED_JOBS = {"prepare_data": 1, "train_finetune": 1, "train_feature_extract": 1,
+                 "evaluate": 2, "report": 1}  # fmt: skip
+TRAIN_RULES = {"train_finetune": "finetune", "train_feature_extract": "feature_extract"}
 LOCAL_RULES = ("download_data", "download_weights")
 # Fields that differ between two runs of the same config: wall-clock times and the host.
 VOLATILE_KEYS = TIMING_KEYS | {"provenance"}
@@ -56,6 +59,11 @@ SUBMITTED = re.compile(
     r"Job \d+ has been submitted with SLURM jobid (\d+) "
     r"\(log: \S*/slurm_logs/rule_(\w+)/(?:([^/\s]+)/)?\d+\.log\)"
 )
+
+
+def run_file(strategy: str, name: str) -> str:
+    """The train.json or eval.json of a strategy's run with the test seed."""
+    return f"metrics/runs/{strategy}/seed{SEED}/{name}.json"
 
 
 def test_profile_is_linked_documented_and_left_to_the_site():
@@ -70,11 +78,15 @@ def test_profile_is_linked_documented_and_left_to_the_site():
             assert before.lstrip().startswith("#"), f"entry without a comment: {line!r}"
     profile = yaml.safe_load(text)
     assert profile["executor"] == "slurm" and profile["jobs"] >= 2
-    defaults, train = profile["default-resources"], profile["set-resources"]["train"]
+    defaults = profile["default-resources"]
     assert "slurm_partition" not in defaults and "slurm_account" not in defaults
     assert "# slurm_partition:" in text and "# slurm_account:" in text
-    assert train["mem_mb"] > defaults["mem_mb"] and train["runtime"] > defaults["runtime"]
-    assert "# gpu: 1" in text and "gpu" not in train  # the site enables GPUs
+    # one entry per training rule, by name; finetune needs more time than feature_extract
+    finetune = profile["set-resources"]["train_finetune"]
+    extract = profile["set-resources"]["train_feature_extract"]
+    assert finetune["mem_mb"] > defaults["mem_mb"] and finetune["runtime"] > defaults["runtime"]
+    assert finetune["runtime"] > extract["runtime"] > defaults["runtime"]
+    assert "# gpu: 1" in text and "gpu" not in finetune  # the site enables GPUs
     assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
     # profiles/default applies to every run, local ones too: never the cluster settings
     default = REPO / "profiles/default/config.yaml"
@@ -300,12 +312,9 @@ def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
         if stores_comments():  # the plugin's comment names the rule and wildcards
             suffix = f"_wildcards_{wildcards}" if wildcards else ""
             assert row["Comment"] == f"rule_{rule}{suffix}", row
-        if rule in ("train", "evaluate"):  # threads: 2 -> --cpus-per-task=2
-            assert row["AllocCPUS"] == "2", row
-    assert {w for rule, w in submitted.values() if rule == "train"} == {
-        "finetune",
-        "feature_extract",
-    }
+        if rule in (*TRAIN_RULES, "evaluate"):  # threads: 1 -> --cpus-per-task=1
+            assert row["AllocCPUS"] == "1", row
+    assert {w for rule, w in submitted.values() if rule in TRAIN_RULES} == {str(SEED)}
 
 
 def test_downloads_ran_on_the_submit_host(slurm_run):
@@ -322,17 +331,18 @@ def test_downloads_ran_on_the_submit_host(slurm_run):
 @pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
 def test_metrics_match_a_local_run(slurm_run, strategy):
     cluster, local = slurm_run["cluster"], slurm_run["local"]
+    volatile = VOLATILE_KEYS | {"peak_rss_mb"}
     for name in ("train", "eval"):
-        on_cluster = read(cluster, f"metrics/{strategy}/{name}.json")
-        here = read(local, f"metrics/{strategy}/{name}.json")
-        assert without_keys(on_cluster, VOLATILE_KEYS) == without_keys(here, VOLATILE_KEYS), (
+        on_cluster = read(cluster, run_file(strategy, name))
+        here = read(local, run_file(strategy, name))
+        assert without_keys(on_cluster, volatile) == without_keys(here, volatile), (
             f"{strategy} {name}.json"
         )
-    prov_cluster = read(cluster, f"metrics/{strategy}/train.json")["provenance"]
-    prov_local = read(local, f"metrics/{strategy}/train.json")["provenance"]
-    assert prov_cluster["threads"] == prov_local["threads"] == 2
+    prov_cluster = read(cluster, run_file(strategy, "train"))["provenance"]
+    prov_local = read(local, run_file(strategy, "train"))["provenance"]
+    assert prov_cluster["threads"] == prov_local["threads"] == 1
     assert prov_cluster["device"] == prov_local["device"]
-    assert len(read(cluster, f"metrics/{strategy}/train.json")["history"]) == 2
+    assert len(read(cluster, run_file(strategy, "train"))["history"]) == 2
 
 
 def job_pids(jobid: str) -> list[int]:
@@ -417,7 +427,7 @@ def end_suspended(jobid: str, how: str) -> None:
 def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
     """Interrupt each training job once it has saved an epoch (finetune: requeue,
     feature_extract: SIGKILL and retry): each resumes after the epoch saved in
-    checkpoints/<strategy>/last.pt and ends with the numbers of an uninterrupted run."""
+    checkpoints/<strategy>/seed<k>/last.pt and ends with the numbers of an uninterrupted run."""
     if os.geteuid() != 0:
         pytest.skip("scontrol suspend needs SLURM operator rights (root on the test cluster)")
     # 10 epochs > StepLR's step_size 7: a resumed run must restore the schedule too
@@ -429,14 +439,15 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
     interrupted: dict[str, tuple[str, int]] = {}  # strategy -> (SLURM job id, epochs saved)
 
     def interrupt_after_an_epoch(output: str) -> None:
-        for jobid, (rule, strategy) in submitted_jobs(output).items():
-            last = cluster / f"checkpoints/{strategy}/last.pt"
-            if rule == "train" and strategy not in interrupted and last.exists():
+        for jobid, (rule, _) in submitted_jobs(output).items():
+            strategy = TRAIN_RULES.get(rule)
+            last = cluster / f"checkpoints/{strategy}/seed{SEED}/last.pt"
+            if strategy and strategy not in interrupted and last.exists():
                 suspend(jobid)
                 interrupted[strategy] = (jobid, torch.load(last, weights_only=True)["epoch"])
                 end_suspended(jobid, how[strategy])
 
-    targets = [f"metrics/{strategy}/train.json" for strategy in how]
+    targets = [run_file(strategy, "train") for strategy in how]
     output = run_slurm(cluster, *targets, "--configfile", "resume.yaml",
                        during=interrupt_after_an_epoch)  # fmt: skip
     run_id = run_id_of(output)
@@ -452,14 +463,13 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
 
     snakemake(local, *targets, "--cores", "2", "--configfile", "resume.yaml")
     for strategy, (_, saved) in interrupted.items():
-        log = (cluster / f"logs/train/{strategy}.log").read_text()
+        log = (cluster / f"logs/train/{strategy}/seed{SEED}.log").read_text()
         match = re.search(r"resuming from \S*last\.pt after epoch (\d+)", log)
         assert match, f"{strategy}: the second attempt did not resume:\n{log}"
         assert 1 <= int(match.group(1)) == saved < epochs
-        assert not (cluster / f"checkpoints/{strategy}/last.pt").exists()  # outputs complete
-        resumed = read(cluster, f"metrics/{strategy}/train.json")
-        uninterrupted = read(local, f"metrics/{strategy}/train.json")
+        assert not (cluster / f"checkpoints/{strategy}/seed{SEED}/last.pt").exists()
+        resumed = read(cluster, run_file(strategy, "train"))
+        uninterrupted = read(local, run_file(strategy, "train"))
         assert len(resumed["history"]) == epochs
-        assert without_keys(resumed, VOLATILE_KEYS) == without_keys(uninterrupted, VOLATILE_KEYS), (
-            strategy
-        )
+        volatile = VOLATILE_KEYS | {"peak_rss_mb"}
+        assert without_keys(resumed, volatile) == without_keys(uninterrupted, volatile), strategy

@@ -129,6 +129,8 @@ def _allowed_values(sub: dict[str, Any]) -> str:
         return ", ".join(f"`{v}`" for v in sub["enum"])
     if "items" in sub and "enum" in sub["items"]:
         return "list of " + ", ".join(f"`{v}`" for v in sub["items"]["enum"])
+    if "items" in sub:
+        return "list of " + _allowed_values(sub["items"]).replace("integer", "integers", 1)
     kinds = sub.get("type")
     kinds = " or ".join(kinds) if isinstance(kinds, list) else str(kinds)
     symbols = {"exclusiveMinimum": ">", "minimum": ">=", "maximum": "<="}
