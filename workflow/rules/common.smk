@@ -121,7 +121,8 @@ def print_run_summary():
 
     stats = json.loads(comparison.read_text())
     lines = []
-    for name, numbers in stats["strategies"].items():
+    for name in STRATEGIES:
+        numbers = stats["strategies"][name]
         accuracy = numbers["eval_accuracy"]
         lines.append(
             f"  {name:<16} accuracy {accuracy['mean']:.4f} over {numbers['n_seeds']} seed(s)"

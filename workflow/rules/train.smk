@@ -24,6 +24,8 @@ for strategy in STRATEGY_REGISTRY.values():
             run_path("logs/train/{strategy}/seed{seed}.log", strategy.name),
         benchmark:
             run_path("logs/benchmarks/train/{strategy}/seed{seed}.tsv", strategy.name)
+        # longest jobs first: the short ones then fill the gaps at the end of the run
+        priority: strategy.runtime
         conda:
             "../envs/pytorch.yaml"
         threads: JOB_THREADS

@@ -193,7 +193,10 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--out-metrics", type=Path, required=True, help="metrics JSON to write")
     parser.add_argument("--out-predictions", type=Path, required=True, help="CSV to write")
     parser.add_argument(
-        "--batch-size", type=int, default=EVAL_BATCH_SIZE, help="batch size (default: 32)"
+        "--batch-size",
+        type=int,
+        default=EVAL_BATCH_SIZE,
+        help=f"batch size (default: {EVAL_BATCH_SIZE})",
     )
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     parser.add_argument(

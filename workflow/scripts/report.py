@@ -227,7 +227,7 @@ def labels(split: str) -> dict[str, str]:
         "best_val_acc": "training-time val accuracy (best epoch, selected on val)",
         "final_val_acc": "training-time val accuracy (final epoch, not selected)",
         "train_seconds": "training time (s)",
-        "peak_rss_mb": "peak memory (MB, training process and children)",
+        "peak_rss_mb": "peak memory (MB, training process)",
     }
 
 

@@ -64,8 +64,10 @@ def peak_rss_mb() -> float:
 
 PRECISIONS = ("auto", "fp32", "bf16")
 # Batch size for inference (validation, evaluation): in eval mode every image's output
-# is independent of the rest of its batch, and larger batches run faster.
-EVAL_BATCH_SIZE = 16
+# is independent of the rest of its batch. On CPU, 8 validates 153 images as fast as 16
+# or 32 (about 1.5 s on one thread) while a finetune job's peak memory stays about
+# 100 MB lower (oneDNN keeps the buffers of the largest batch shape it has run).
+EVAL_BATCH_SIZE = 8
 # How many images the frozen backbone sees at once in feature extraction: large enough
 # for efficient kernels, small enough that the activations stay well under 1 GB.
 FEATURE_CHUNK = 32
