@@ -225,5 +225,7 @@ def test_failed_rerun_leaves_earlier_results_intact(finished_run, tmp_path):
     log = (project / "logs/download_data.log").read_text()
     assert "sha256 mismatch: expected 0000" in log and "data.sha256" in log
     assert "Traceback" not in log
+    # the workflow profile (profiles/default: show-failed-logs) puts the reason on the console
+    assert "sha256 mismatch: expected 0000" in result.stdout + result.stderr
     assert {path: sha256(project / path) for path in results} == before
     assert not list((project / "data/raw").glob("*.part"))
