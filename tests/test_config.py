@@ -40,7 +40,7 @@ def test_defaults_are_the_tutorial_settings():
     }  # fmt: skip
     assert config["strategies"] == ["finetune", "feature_extract"]
     assert config["data"]["sha256"].startswith("fbc41b31")
-    assert config["model"]["weights_sha256"].startswith("f37072fd")
+    assert config["model"]["weights_url"] == config["model"]["weights_sha256"] == "auto"
 
 
 def test_explicit_null_is_kept_and_partial_sections_are_filled():

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,8 +22,8 @@ pytestmark = pytest.mark.workflow
 
 # Every file DVC versions (cached outs and git-tracked metrics) after a full run.
 OUTPUTS = [
-    "data/raw/hymenoptera_data.zip",
-    "data/weights/resnet18-IMAGENET1K_V1.pth",
+    "data/raw/tiny.archive",
+    "data/weights/resnet18.pth",
     "data/tiny/train/ants/ants_0.jpg",
     "metrics/data_quality.json",
     "models/finetune/seed3/model.pt",
@@ -56,10 +55,10 @@ def git(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory, tiny_dataset, weights_file) -> dict:
-    """The tiny dataset as `hymenoptera_data.zip` (dvc.yaml's archive name) + weights."""
+    """The tiny dataset's archive, manifest and weights, and a folder for the DVC remote."""
     base = tmp_path_factory.mktemp("sources")
-    archive = shutil.copy(tiny_dataset["archive"], base / "hymenoptera_data.zip")
-    return {"archive": Path(archive), "manifest": tiny_dataset["manifest"], "weights": weights_file,
+    return {"archive": tiny_dataset["archive"], "manifest": tiny_dataset["manifest"],
+            "weights": weights_file,
             "storage": base / "dvc-storage"}  # fmt: skip
 
 

@@ -324,8 +324,8 @@ def test_downloads_ran_on_the_submit_host(slurm_run):
     for rule in LOCAL_RULES:
         assert f"localrule {rule}:" in output
         assert rule not in submitted_rules and f"rule_{rule}" not in comments
-    assert (cluster / "data/raw/tiny.zip").is_file()
-    assert (cluster / "data/weights/resnet18-IMAGENET1K_V1.pth").is_file()
+    assert (cluster / "data/raw/tiny.archive").is_file()
+    assert (cluster / "data/weights/resnet18.pth").is_file()
 
 
 @pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])

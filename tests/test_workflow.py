@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 from browser import find_chromium, inspect_page
-from conftest import copy_project, planned_jobs, snakemake, tiny_config, write_config
+from conftest import REPO, copy_project, planned_jobs, run, snakemake, tiny_config, write_config
 from datagen import sha256
 
 pytestmark = pytest.mark.workflow
@@ -229,3 +229,23 @@ def test_failed_rerun_leaves_earlier_results_intact(finished_run, tmp_path):
     assert "sha256 mismatch: expected 0000" in result.stdout + result.stderr
     assert {path: sha256(project / path) for path in results} == before
     assert not list((project / "data/raw").glob("*.part"))
+
+
+def test_runs_with_directory_from_outside_the_repository(tmp_path):
+    """`.test/` as a deployment would use the workflow: `snakemake -s <repo>/Snakefile
+    --directory DIR` from elsewhere (a 3-class dataset with a test/ split, tar.gz)."""
+    deploy = tmp_path / "deploy"
+    shutil.copytree(REPO / ".test", deploy, ignore=shutil.ignore_patterns("data", "metrics",
+                    "models", "logs", "reports", "checkpoints", ".snakemake"))  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run(["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(deploy),
+         "--cores", "2"], cwd=elsewhere)  # fmt: skip
+    comparison = json.loads((deploy / "metrics/comparison.json").read_text())
+    assert comparison["evaluated_on"] == "test" and comparison["selected_on"] == "val"
+    assert comparison["pairs"][0]["seeds"] == [1, 2]
+    evaluation = json.loads((deploy / "metrics/runs/finetune/seed2/eval.json").read_text())
+    assert evaluation["split"] == "test" and evaluation["n"] == 6
+    assert evaluation["confusion_matrix"]["labels"] == ["circle", "square", "triangle"]
+    assert "held out" in (deploy / "reports/comparison.md").read_text()
+    assert not (elsewhere / ".snakemake").exists()  # everything went to --directory

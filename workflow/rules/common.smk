@@ -1,16 +1,22 @@
 # Helpers shared by all rules: config validation, paths and target lists.
 import csv
+import os
 import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# This workflow's own files, found from this file rather than from the working
+# directory, so `snakemake --directory DIR` and use as a module work. Paths are given
+# relative to the working directory: run from the repository root they read
+# workflow/scripts/..., exactly as dvc.yaml spells them.
+WORKFLOW_DIR = Path(str(workflow.current_basedir)).resolve().parent
+SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 # The scripts' shared library is importable here too, so the workflow and the scripts
 # agree on config defaults, file names and the strategies.
-sys.path.insert(0, str(Path(workflow.basedir) / "workflow" / "scripts"))
+sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.config import load_config_files, validate_config
-from tlpipe.fetch import source_filename
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
 from tlpipe.paths import MODEL as MODEL_PATH
@@ -33,13 +39,17 @@ TRAIN = config["train"]
 STRATEGIES = config["strategies"]
 SEEDS = TRAIN["seeds"]
 
-ARCHIVE = f"data/raw/{source_filename(DATA['url'])}"
+# Named after values DVC can template too (dvc.yaml spells the same paths): the archive
+# after data.name, whatever the URL's file name (its format is told by its content);
+# the starting weights after the architecture, whatever model.weights is.
+ARCHIVE = f"data/raw/{DATA['name']}.archive"
 DATA_DIR = f"data/{DATA['name']}"
-# Named after the architecture (not the URL) so dvc.yaml can name the same file.
-PRETRAINED = f"data/weights/{MODEL['arch']}-IMAGENET1K_V1.pth"
+PRETRAINED = f"data/weights/{MODEL['arch']}.pth"
 # Code each step runs: a change reruns the step (as a dependency in dvc.yaml does).
-LIBRARY = sorted(str(p) for p in Path("workflow/scripts/tlpipe").glob("*.py"))
-REPORT_TEMPLATES = sorted(str(p) for p in Path("workflow/report").glob("*.j2"))
+LIBRARY = sorted(os.path.relpath(p) for p in (SCRIPTS_DIR / "tlpipe").glob("*.py"))
+REPORT_TEMPLATES = sorted(
+    os.path.relpath(p) for p in (WORKFLOW_DIR / "report").glob("*.j2")
+)
 # Threads of every training and evaluation job. One per job: on a CPU, small batches
 # (4 images) scale poorly across threads, so N single-threaded jobs side by side finish
 # a strategies x seeds grid sooner than the same jobs one after another with N threads
@@ -67,6 +77,11 @@ def config_files():
 CONFIG_FILES = config_files()
 
 
+def script(name):
+    """A script of workflow/scripts/, as a path relative to the working directory."""
+    return os.path.relpath(SCRIPTS_DIR / name)
+
+
 def as_arg(value):
     """A config value as a command-line word, rendered as DVC renders it (null: None)."""
     return "None" if value is None else value
@@ -88,16 +103,13 @@ def runs_dir(wildcards, input):
     return str(Path(input.train[0]).parents[2])
 
 
-def weights_input(wildcards):
-    """The state-dict file training starts from (none for random initialisation)."""
-    weights = MODEL["weights"]
-    if weights == "none":
-        return []
-    return [PRETRAINED if weights == "IMAGENET1K_V1" else weights]
-
-
 def manifest_input(wildcards):
     return [] if DATA["manifest"] is None else [DATA["manifest"]]
+
+
+def local_weights_input(wildcards):
+    """A local weights file (model.weights: <path>) that download_weights copies."""
+    return [] if MODEL["weights"] in ("IMAGENET1K_V1", "none") else [MODEL["weights"]]
 
 
 def all_targets():

@@ -2,7 +2,8 @@ rule prepare_data:
     input:
         archive=rules.download_data.output.archive,
         manifest=manifest_input,
-        code=["workflow/scripts/prepare_data.py", *LIBRARY],
+        script=script("prepare_data.py"),
+        code=LIBRARY,
     output:
         data_dir=directory(DATA_DIR),
         report=report(
@@ -19,6 +20,6 @@ rule prepare_data:
     params:
         manifest=as_arg(DATA["manifest"]),
     shell:
-        "python workflow/scripts/prepare_data.py --archive {input.archive}"
+        "python {input.script} --archive {input.archive}"
         " --manifest {params.manifest} --out-dir {output.data_dir}"
         " --report {output.report} > {log} 2>&1"

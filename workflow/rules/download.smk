@@ -10,14 +10,18 @@ rule download_data:
     conda:
         "../envs/pytorch.yaml"
     params:
+        script=script("download.py"),
         url=DATA["url"],
         sha256=as_arg(DATA["sha256"]),
     shell:
-        "python workflow/scripts/download.py --url {params.url:q} --sha256 {params.sha256}"
+        "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
         " --out {output.archive} > {log} 2>&1"
 
 
+# The file training starts from, whatever model.weights is (see download.py --weights).
 rule download_weights:
+    input:
+        local=local_weights_input,
     output:
         weights=PRETRAINED,
     log:
@@ -26,8 +30,12 @@ rule download_weights:
     conda:
         "../envs/pytorch.yaml"
     params:
+        script=script("download.py"),
         url=MODEL["weights_url"],
+        weights=MODEL["weights"],
+        arch=MODEL["arch"],
         sha256=as_arg(MODEL["weights_sha256"]),
     shell:
-        "python workflow/scripts/download.py --url {params.url:q} --sha256 {params.sha256}"
-        " --config-prefix model.weights_ --out {output.weights} > {log} 2>&1"
+        "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
+        " --config-prefix model.weights_ --weights {params.weights:q} --arch {params.arch}"
+        " --out {output.weights} > {log} 2>&1"

@@ -6,7 +6,8 @@ rule evaluate:
     input:
         model=MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
-        code=["workflow/scripts/evaluate.py", *LIBRARY],
+        script=script("evaluate.py"),
+        code=LIBRARY,
     output:
         metrics=report(
             f"{RUN_METRICS}/{EVAL_METRICS}",
@@ -28,7 +29,7 @@ rule evaluate:
     params:
         device=TRAIN["device"],
     shell:
-        "python workflow/scripts/evaluate.py --model {input.model}"
+        "python {input.script} --model {input.model}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-metrics {output.metrics}"
         " --out-predictions {output.predictions} > {log} 2>&1"

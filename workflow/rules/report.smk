@@ -8,7 +8,8 @@ rule report:
         # read for strategies and train.seeds only (a params dependency in dvc.yaml):
         # editing another key must not rerun the report
         config=ancient(CONFIG_FILES),
-        code=["workflow/scripts/report.py", *LIBRARY, *REPORT_TEMPLATES],
+        script=script("report.py"),
+        code=[*LIBRARY, *REPORT_TEMPLATES],
     output:
         html=report(
             "reports/comparison.html",
@@ -39,7 +40,7 @@ rule report:
     params:
         runs_dir=runs_dir,
     shell:
-        "python workflow/scripts/report.py --config {input.config}"
+        "python {input.script} --config {input.config}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"

@@ -10,8 +10,9 @@ for strategy in STRATEGY_REGISTRY.values():
             f"train_{strategy.name}"
         input:
             data_dir=rules.prepare_data.output.data_dir,
-            weights=weights_input,
-            code=["workflow/scripts/train.py", *LIBRARY],
+            weights=rules.download_weights.output.weights,
+            script=script("train.py"),
+            code=LIBRARY,
         output:
             model=run_path(MODEL_PATH, strategy.name),
             metrics=report(
@@ -51,7 +52,7 @@ for strategy in STRATEGY_REGISTRY.values():
             crop_size=DATA["crop_size"],
             resize_size=DATA["resize_size"],
         shell:
-            "python workflow/scripts/train.py --data-dir {input.data_dir}"
+            "python {input.script} --data-dir {input.data_dir}"
             " --strategy {params.strategy} --seed {wildcards.seed} --arch {params.arch}"
             " --weights {params.weights} --pretrained {params.pretrained}"
             " --weights-sha256 {params.weights_sha256}"

@@ -3,7 +3,7 @@
 
     python workflow/scripts/train.py --data-dir data/hymenoptera_data --strategy finetune \\
         --seed 1 --weights IMAGENET1K_V1 \\
-        --pretrained data/weights/resnet18-IMAGENET1K_V1.pth --weights-sha256 f37072fd... \\
+        --pretrained data/weights/resnet18.pth --weights-sha256 auto \\
         --out-model models/finetune/seed1/model.pt \\
         --out-metrics metrics/runs/finetune/seed1/train.json
 
@@ -76,6 +76,7 @@ from tlpipe.model import (
 )
 from tlpipe.paths import RESUME_DIR
 from tlpipe.strategies import REGISTRY, STRATEGIES
+from tlpipe.weights import AUTO, expected_sha256
 
 log = logging.getLogger("train")
 
@@ -140,7 +141,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "--weights-sha256",
         type=optional_arg,
         default=None,
-        help="expected sha256 of --weights, checked on every use (none: no check)",
+        help="expected sha256 of the weights file, checked on every use; auto: that of "
+        "torchvision's IMAGENET1K_V1 file for --arch (no check for a local file); "
+        "none: no check",
     )
     add("--epochs", type=int, default=25, help="training epochs (default: 25)")
     add("--batch-size", type=int, default=4, help="mini-batch size (default: 4)")
@@ -297,7 +300,12 @@ def build_training(args: argparse.Namespace, num_classes: int, device: torch.dev
     """Model with the strategy's trainable parameters, SGD and StepLR (torchvision's
     references build them the same way, from the parsed arguments)."""
     weights_path = resolve_weights(args.weights, args.pretrained)
-    model = build_model(args.arch, num_classes, weights_path, args.weights_sha256)
+    # `auto`: the hash of torchvision's file for the architecture (tlpipe.weights); a local
+    # file has no known hash, so it is checked only when model.weights_sha256 is set
+    sha256 = args.weights_sha256
+    if sha256 == AUTO:
+        sha256 = expected_sha256(AUTO, AUTO, args.arch) if args.weights == "IMAGENET1K_V1" else None
+    model = build_model(args.arch, num_classes, weights_path, sha256)
     params = configure_strategy(model, args.strategy)
     model.to(device, memory_format=torch.channels_last)  # fastest convolution layout
     optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)

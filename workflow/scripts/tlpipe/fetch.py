@@ -25,7 +25,7 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from tlpipe.fileio import CHUNK_SIZE, PipelineError, sha256_file
+from tlpipe.fileio import CHUNK_SIZE, PipelineError, describe_expected, hash_matches, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,12 @@ def fetch(
     else:
         _copy_local(url, part, setting, progress)
     actual = sha256_file(part)
-    if sha256 is not None and actual != sha256.lower():
+    if sha256 is not None and not hash_matches(actual, sha256):
         size = part.stat().st_size
         part.unlink()  # a wrong file must not be resumed next time
         raise PipelineError(
-            f"{url}: sha256 mismatch: expected {sha256}, got {actual} ({size:,} bytes); "
+            f"{url}: sha256 mismatch: expected {describe_expected(sha256)}, got {actual} "
+            f"({size:,} bytes); "
             f"nothing was saved to {dest}. The source is corrupt or not the file configured: "
             f"fix {setting}url, or set {setting}sha256 to the right hash (null skips the check)."
         )

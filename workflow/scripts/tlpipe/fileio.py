@@ -120,16 +120,29 @@ def optional_arg(value: str) -> str | None:
     return None if value.lower() in ("", "none", "null") else value
 
 
-def verify_sha256(path: str | os.PathLike[str], expected: str | None, what: str) -> str:
-    """Check a file's sha256 against ``expected`` (skipped when None); return the hash.
+def hash_matches(actual: str, expected: str) -> bool:
+    """Whether a sha256 matches the expected full hash, or hash prefix (fewer than 64
+    hex digits, as torchvision puts in its file names and torch.hub checks)."""
+    return actual.startswith(expected.lower()) and len(expected) >= 8
 
-    ``what`` names the config key to change, so the message says how to fix it.
+
+def describe_expected(expected: str) -> str:
+    """How an expected hash reads in a message: the hash, or that it is a prefix."""
+    return (
+        expected if len(expected) == 64 else f"a hash starting with {expected} (file-name prefix)"
+    )
+
+
+def verify_sha256(path: str | os.PathLike[str], expected: str | None, what: str) -> str:
+    """Check a file's sha256 against ``expected`` (a full hash or a prefix; skipped when
+    None); return the hash. ``what`` names the config key to change in the message.
     """
     actual = sha256_file(path)
-    if expected is not None and actual != expected.lower():
+    if expected is not None and not hash_matches(actual, expected):
         size = os.path.getsize(path)
         raise PipelineError(
-            f"{path}: sha256 mismatch: expected {expected}, got {actual} ({size:,} bytes). "
+            f"{path}: sha256 mismatch: expected {describe_expected(expected)}, got {actual} "
+            f"({size:,} bytes). "
             f"The file is corrupt or not the one configured; delete it to download it again, "
             f"or set {what} to the right hash (null skips the check)."
         )

@@ -64,16 +64,15 @@ def load_state_dict_file(path: str | os.PathLike[str], sha256: str | None) -> di
 
 
 def resolve_weights(weights: str, pretrained: str | os.PathLike[str] | None) -> Path | None:
-    """The state-dict file for ``model.weights``: the downloaded ImageNet file for
-    ``IMAGENET1K_V1``, None for ``none``, else the path given."""
+    """The state-dict file for ``model.weights``: None for ``none``; else the file the
+    download_weights step put in place (``pretrained``: the ImageNet download or a copy
+    of the local file), or, called without it, the local path itself."""
     if weights.lower() == "none":
         return None
-    if weights == "IMAGENET1K_V1":
-        if pretrained is None:
-            raise PipelineError(
-                "model.weights=IMAGENET1K_V1 needs the downloaded file (--pretrained)"
-            )
+    if pretrained is not None:
         return Path(pretrained)
+    if weights == "IMAGENET1K_V1":
+        raise PipelineError("model.weights=IMAGENET1K_V1 needs the downloaded file (--pretrained)")
     return Path(weights)
 
 
