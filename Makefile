@@ -4,15 +4,24 @@ VENV ?= .venv
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 CORES ?= 4
 
-.PHONY: run test lint format docs dvc-record snakemake-record
+LOCK := requirements.lock
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+.PHONY: run test lint format docs lock dvc-record snakemake-record
+
+# The environment, from the lock: every package of the tree pinned, with PyPI's hashes
+# (--require-hashes: pip refuses any file whose hash differs).
+$(VENV)/.installed: $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --upgrade --quiet pip
-	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	$(VENV)/bin/pip install --quiet --require-hashes --no-deps -r $(LOCK)
 	touch $@
 
-## run: create the environment, then run the whole pipeline with the default config
+## lock: re-resolve requirements.lock from requirements*.txt (uv; every platform, hashes)
+lock: $(VENV)/.installed
+	uv pip compile requirements-dev.txt --universal --python-version 3.11 \
+	  --generate-hashes --no-header --output-file $(LOCK)
+
+## run: create the environment (from the lock), then run the pipeline with the default config
 run: $(VENV)/.installed
 	snakemake --cores $(CORES)
 
