@@ -245,3 +245,17 @@ def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):
     config_path.write_text(config_path.read_text().replace("lr: 0.001", "lr: 0.01"))
     assert planned_jobs(project).get("train_finetune") == len(SEEDS)
     assert stages_to_run(project) == TRAIN_STAGES
+
+
+def test_a_failed_stage_shows_its_reason(tmp_path, sources):
+    """`dvc repro` puts the script's one-line reason on the console (as Snakemake does
+    with the workflow profile's show-failed-logs)."""
+    project = make_dvc_project(tmp_path / "p", sources)
+    config_path = project / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    config["data"]["sha256"] = "0" * 64
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = dvc(project, "repro", "download_data", check=False)
+    assert result.returncode != 0
+    assert "sha256 mismatch: expected 0000" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
