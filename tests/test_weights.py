@@ -27,6 +27,7 @@ def test_auto_url_and_hash_follow_the_architecture():
     assert expected_sha256("auto", "auto", "resnet34") == "b627a593"
     # a mirror named like torchvision's file: its prefix; an explicit hash or null: as given
     assert expected_sha256("auto", "file:///m/resnet50-0676ba61.pth", "resnet50") == "0676ba61"
+    assert expected_sha256("auto", "/m/resnet18-f37072fd.pth", "resnet18") == RESNET18_SHA256
     assert expected_sha256("ab" * 32, "auto", "resnet50") == "ab" * 32
     assert expected_sha256(None, "auto", "resnet50") is None
 

@@ -19,11 +19,10 @@ import torchvision
 from tlpipe.fileio import PipelineError
 
 AUTO = "auto"
-# Full sha256 of torchvision weight files, checked by this project.
+# Full sha256 of torchvision weight files, by file name (a mirror keeps the name),
+# checked by this project.
 KNOWN_SHA256 = {
-    "https://download.pytorch.org/models/resnet18-f37072fd.pth": (
-        "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"
-    ),
+    "resnet18-f37072fd.pth": "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec",
 }
 # torch.hub's rule: the hex digits after the last '-' of the file name.
 FILE_NAME_HASH = re.compile(r"-([a-f0-9]{8,})\.")
@@ -54,9 +53,10 @@ def expected_sha256(sha256: str | None, url: str, arch: str) -> str | None:
     if sha256 != AUTO:
         return sha256
     url = resolve_url(url, arch)
-    if url in KNOWN_SHA256:
-        return KNOWN_SHA256[url]
-    match = FILE_NAME_HASH.search(PurePosixPath(urlsplit(url).path).name)
+    name = PurePosixPath(urlsplit(url).path).name
+    if name in KNOWN_SHA256:
+        return KNOWN_SHA256[name]
+    match = FILE_NAME_HASH.search(name)
     if match is None:
         raise PipelineError(
             f"model.weights_sha256=auto: {url} has no hash in its file name; set "
