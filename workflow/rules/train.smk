@@ -37,7 +37,6 @@ for strategy in STRATEGY_REGISTRY.values():
             strategy=strategy.name,
             arch=MODEL["arch"],
             weights=MODEL["weights"],
-            pretrained=PRETRAINED,
             weights_sha256=as_arg(MODEL["weights_sha256"]),
             epochs=TRAIN["epochs"],
             batch_size=TRAIN["batch_size"],
@@ -54,7 +53,7 @@ for strategy in STRATEGY_REGISTRY.values():
         shell:
             "python {input.script} --data-dir {input.data_dir}"
             " --strategy {params.strategy} --seed {wildcards.seed} --arch {params.arch}"
-            " --weights {params.weights} --pretrained {params.pretrained}"
+            " --weights {params.weights} --pretrained {input.weights}"
             " --weights-sha256 {params.weights_sha256}"
             " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
             " --momentum {params.momentum} --step-size {params.step_size}"
