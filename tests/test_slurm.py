@@ -25,6 +25,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -437,6 +438,7 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
         write_config(project, config, "resume.yaml")
     how = {"finetune": "requeue", "feature_extract": "kill"}
     interrupted: dict[str, tuple[str, int]] = {}  # strategy -> (SLURM job id, epochs saved)
+    endings = []
 
     def interrupt_after_an_epoch(output: str) -> None:
         for jobid, (rule, _) in submitted_jobs(output).items():
@@ -445,11 +447,16 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
             if strategy and strategy not in interrupted and last.exists():
                 suspend(jobid)
                 interrupted[strategy] = (jobid, torch.load(last, weights_only=True)["epoch"])
-                end_suspended(jobid, how[strategy])
+                # in the background: a requeue takes seconds, in which the other job
+                # (10 epochs of tiny data) could finish before it is caught
+                endings.append(background.submit(end_suspended, jobid, how[strategy]))
 
     targets = [run_file(strategy, "train") for strategy in how]
-    output = run_slurm(cluster, *targets, "--configfile", "resume.yaml",
-                       during=interrupt_after_an_epoch)  # fmt: skip
+    with ThreadPoolExecutor() as background:
+        output = run_slurm(cluster, *targets, "--configfile", "resume.yaml",
+                           during=interrupt_after_an_epoch)  # fmt: skip
+    for ending in endings:
+        ending.result()  # raises what went wrong in the background
     run_id = run_id_of(output)
     rows = sacct_rows(run_id, 4, duplicates=True)
     print(f"\n{sacct_table(run_id, duplicates=True)}")

@@ -97,3 +97,16 @@ def test_test_split_with_other_classes_is_refused(tmp_path, data_dir):
         PipelineError, match=r"train/bees: class folder has no counterpart in test/"
     ):
         check_layout(broken)
+
+
+def test_diverging_run_stops_with_one_clear_message_and_writes_nothing(
+    tmp_path, data_dir, weights_file
+):
+    """A learning rate that blows the weights up stops at the first non-finite loss with a
+    message naming the fix, instead of a JSON error after writing a NaN model."""
+    args = train_args(data_dir, tmp_path, weights_file, "finetune", 1)
+    args.lr = 1e12
+    with pytest.raises(PipelineError, match=r"finetune, seed 1: training diverged at epoch 1 "
+                       r"\(.*loss (nan|inf).*\); lower train.lr \(now 1e\+12\)"):  # fmt: skip
+        train.train(args)
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "train.json").exists()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -380,6 +381,22 @@ def make_validator(
     return lambda: summarize(predict_from_features(model, features), labels)
 
 
+def check_finite(epoch: int, train_loss: float, val_loss: float, args: argparse.Namespace) -> None:
+    """Stop at the first epoch whose loss is not a number: the run has diverged.
+
+    Carrying on would train on NaN weights and write metrics no JSON can hold. The epoch
+    before stays in the resume checkpoint (saved after each good epoch only).
+    """
+    losses = {"train": train_loss, "val": val_loss}
+    bad = ", ".join(f"{name} loss {x}" for name, x in losses.items() if not math.isfinite(x))
+    if bad:
+        raise PipelineError(
+            f"{args.strategy}, seed {args.seed}: training diverged at epoch {epoch} ({bad}); "
+            f"lower train.lr (now {args.lr:g}) or set train.precision: fp32 "
+            f"(now {args.precision}), then rerun"
+        )
+
+
 def fit(
     args: argparse.Namespace,
     data: Data,
@@ -418,6 +435,7 @@ def fit(
             model, train_loader, criterion, optimizer, device, f"epoch {epoch}", training.precision
         )
         val_result = evaluate_val()
+        check_finite(epoch, train_result.loss, val_result.loss, args)
         scheduler.step()
         seconds = time.perf_counter() - tick
         progress.history.append(
