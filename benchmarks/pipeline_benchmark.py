@@ -50,7 +50,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--cores", type=int, nargs="+", default=[2, 4], help="values of --cores (default: 2 4)")
     add("--epochs", type=int, default=3, help="train.epochs (default: 3)")
-    add("--seeds", type=int, nargs="+", default=[1, 2], help="train.seeds (default: 1 2)")
+    add("--seeds", type=int, nargs="+", default=[1, 2], help="seeds (default: 1 2)")
     add(
         "--threads",
         type=int,
@@ -122,7 +122,8 @@ def measure(cores: int, args: argparse.Namespace, scratch: Path) -> dict:
     config = {
         "data": {"url": str(args.data.resolve()), "sha256": None},
         "model": {"weights": "none"},
-        "train": {"epochs": args.epochs, "seeds": args.seeds},
+        "train": {"epochs": args.epochs},
+        "seeds": args.seeds,
     }
     (project / "bench.yaml").write_text(yaml.safe_dump(config))
     snakemake(project, "--cores", "2", "metrics/data_quality.json")  # untimed: data

@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,10 @@ import numpy as np
 import psutil
 import yaml
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+from tlpipe.cli import command_line
+from tlpipe.config import validate_config
 
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
@@ -102,34 +107,25 @@ def prepare_data(archive: Path, workdir: Path) -> tuple[Path, str]:
     return generate_dataset(target / "generated"), "generated images (no mirror found)"
 
 
-def project_settings() -> dict:
-    """The train section of config/config.yaml: what the workflow passes to train.py."""
-    return yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]
+def project_config() -> dict:
+    """config/config.yaml with the schema's defaults: what the workflow runs."""
+    return validate_config(yaml.safe_load((REPO / "config" / "config.yaml").read_text()))
 
 
 def project_command(data_dir: Path, strategy: str, epochs: int, out: Path) -> list[str]:
     """train.py as the train rule runs it (settings from the config, random weights)."""
-    cfg = project_settings()
+    config = project_config()
+    settings = command_line({**config["train"], "epochs": epochs})
     options = {
         "--data-dir": data_dir,
         "--strategy": strategy,
         "--weights": "none",
-        "--epochs": epochs,
-        "--batch-size": cfg["batch_size"],
-        "--lr": cfg["lr"],
-        "--momentum": cfg["momentum"],
-        "--step-size": cfg["step_size"],
-        "--gamma": cfg["gamma"],
-        "--seed": cfg["seeds"][0],
-        "--device": cfg["device"],
-        "--num-workers": cfg["num_workers"],
-        "--precision": cfg.get("precision", "auto"),
-        "--cache-images": str(cfg.get("cache_images", True)).lower(),
+        "--seed": config["seeds"][0],
         "--out-model": out / "model.pt",
         "--out-metrics": out / "train.json",
         "--resume-dir": out / "checkpoints",
     }
-    args = [str(item) for pair in options.items() for item in pair]
+    args = [str(item) for pair in options.items() for item in pair] + shlex.split(settings)
     return [sys.executable, str(REPO / "workflow" / "scripts" / "train.py"), *args]
 
 

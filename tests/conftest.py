@@ -83,7 +83,8 @@ def tiny_config(dataset: dict, weights: Path, **overrides) -> dict:
             "resize_size": 36,
         },
         "model": {"weights": str(weights), "weights_sha256": sha256(weights)},
-        "train": {"epochs": 1, "num_workers": 0, "seeds": [7]},
+        "train": {"epochs": 1, "num_workers": 0},
+        "seeds": [7],
     }
     for section, values in overrides.items():
         if isinstance(values, dict):

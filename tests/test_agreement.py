@@ -31,7 +31,8 @@ def own_dataset_case(base: Path) -> dict:
                  "sha256": None, "name": "shapes", "manifest": None,
                  "crop_size": 16, "resize_size": 20},
         "model": {"weights": "none"},
-        "train": {"epochs": 1, "num_workers": 0, "seeds": [3]},
+        "train": {"epochs": 1, "num_workers": 0},
+        "seeds": [3],
         "strategies": ["feature_extract"],
     }  # fmt: skip
 
@@ -54,8 +55,9 @@ def local_weights_case(base: Path) -> dict:
         "data": {"url": str(archive), "sha256": sha256(archive), "name": "shapes2",
                  "manifest": None, "crop_size": 16, "resize_size": 20},
         "model": {"arch": "resnet34", "weights": str(weights), "weights_sha256": sha256(weights)},
-        "train": {"epochs": 1, "num_workers": 0, "seeds": [1, 2], "precision": "fp32",
-                  "lr": 0.0001},
+        "train": {"epochs": 1, "num_workers": 0, "precision": "fp32", "lr": 0.0001,
+                  "cache_images": False},
+        "seeds": [1, 2],
     }  # fmt: skip
 
 
@@ -84,7 +86,7 @@ def test_same_commands_without_editing_dvc_yaml(tmp_path, case):
     assert set(from_snakemake) == set(from_dvc), "command lines differ"
     for command, (stage, outs) in from_dvc.items():
         assert from_snakemake[command] == (stage, outs), stage
-    runs = len(case["config"]["strategies"]) * len(case["config"]["train"]["seeds"])
+    runs = len(case["config"]["strategies"]) * len(case["config"]["seeds"])
     assert len(from_dvc) == 4 + 2 * runs
 
 
@@ -104,7 +106,7 @@ def test_snakemake_then_dvc_agree(tmp_path, case):
 def test_dvc_then_snakemake_agree(tmp_path, case):
     project = make_project(tmp_path / "p", case["config"])
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    runs = len(case["config"]["strategies"]) * len(case["config"]["train"]["seeds"])
+    runs = len(case["config"]["strategies"]) * len(case["config"]["seeds"])
     assert repro.count("Running stage") == 4 + 2 * runs
     run(["make", "snakemake-record"], cwd=project)
     assert planned_jobs(project) == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import config_docs
 import pytest
 import yaml
 from conftest import REPO, snakemake, write_config
@@ -35,10 +36,11 @@ def test_defaults_are_the_tutorial_settings():
     config = validate_config({})
     assert config["train"] == {
         "epochs": 25, "batch_size": 4, "lr": 0.001, "momentum": 0.9, "step_size": 7,
-        "gamma": 0.1, "seeds": [1, 2, 3, 4, 5], "device": "auto", "num_workers": 2,
+        "gamma": 0.1, "device": "auto", "num_workers": 2,
         "precision": "auto", "cache_images": True,
     }  # fmt: skip
     assert config["strategies"] == ["finetune", "feature_extract"]
+    assert config["seeds"] == [1, 2, 3, 4, 5]
     assert config["data"]["sha256"].startswith("fbc41b31")
     assert config["model"]["weights_url"] == config["model"]["weights_sha256"] == "auto"
 
@@ -94,13 +96,12 @@ def test_snakemake_stops_before_any_job_on_bad_config(project):
     assert not (project / "data" / "raw").exists() and not (project / "logs").exists()
 
 
-def test_readme_config_table_is_current():
-    """The README's config table is generated from the schema (make docs updates it)."""
+def test_readme_generated_tables_are_current():
+    """The README's tables of config keys, strategies and architectures are generated
+    from the schema and the registries (make docs updates them)."""
     readme = (REPO / "README.md").read_text()
-    start, end = "<!-- config-table:start -->\n", "<!-- config-table:end -->"
-    assert start in readme and end in readme
-    block = readme.split(start, 1)[1].split(end, 1)[0]
-    assert block == markdown_table(), "README config table is stale: run `make docs`"
+    assert config_docs.render(readme) == readme, "README tables are stale: run `make docs`"
+    assert markdown_table() in readme
 
 
 def test_schema_lists_the_registered_strategies():
@@ -113,5 +114,11 @@ def test_schema_lists_the_registered_strategies():
 
 def test_seeds_must_be_a_non_empty_list_of_distinct_integers():
     for bad in ([], [1, 1], [-1], 3):
-        with pytest.raises(PipelineError, match=r"train\.seeds"):
-            validate_config({"train": {"seeds": bad}})
+        with pytest.raises(PipelineError, match=r"\n  seeds(\.0)?: "):
+            validate_config({"seeds": bad})
+
+
+def test_seeds_under_train_name_their_new_place():
+    for old, value in (("seeds", [1, 2]), ("seed", 42)):
+        with pytest.raises(PipelineError, match=rf"train\.{old}: moved to the top level as"):
+            validate_config({"train": {old: value}})

@@ -71,7 +71,8 @@ def make_dvc_project(root: Path, sources: dict) -> Path:
                  "crop_size": 32, "resize_size": 36},
         "model": {"weights_url": str(sources["weights"]),
                   "weights_sha256": sha256(sources["weights"])},
-        "train": {"epochs": 1, "num_workers": 0, "seeds": SEEDS},
+        "train": {"epochs": 1, "num_workers": 0},
+        "seeds": SEEDS,
     })  # fmt: skip
     (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(project, "init", "-q")
@@ -220,11 +221,11 @@ def test_experiment_with_changed_lr(snakemake_first):
 
 
 def test_experiment_with_other_seeds_trains_only_the_new_ones(snakemake_first):
-    """`dvc exp run -S train.seeds=[...]`: the matrix follows, runs already trained are
+    """`dvc exp run -S seeds=[...]`: the matrix follows, runs already trained are
     reused, and the report compares exactly the configured seeds."""
     project = snakemake_first
     out = dvc(project, "exp", "run", "-n", "seeds-345", "-S",
-              "config/config.yaml:train.seeds=[3,4,5]").stdout  # fmt: skip
+              "config/config.yaml:seeds=[3,4,5]").stdout  # fmt: skip
     assert "Running stage 'train@finetune-5'" in out
     assert "Running stage 'train@feature_extract-5'" in out
     assert "Running stage 'train@finetune-3'" not in out

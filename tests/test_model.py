@@ -17,6 +17,11 @@ from tlpipe.model import (
 )
 
 
+def trainable_params(model, strategy):
+    """The parameters the optimiser gets for ``strategy`` (all groups)."""
+    return [p for group in configure_strategy(model, strategy, 0.1) for p in group["params"]]
+
+
 @pytest.fixture(scope="module")
 def model_and_weights(weights_file):
     return build_model("resnet18", 3, weights_file, sha256(weights_file)), weights_file
@@ -33,7 +38,7 @@ def test_pretrained_weights_are_loaded_and_fc_replaced(model_and_weights):
 
 def test_finetune_trains_everything():
     model = build_model("resnet18", 2)
-    params = configure_strategy(model, "finetune")
+    params = trainable_params(model, "finetune")
     counts = count_parameters(model)
     assert counts["trainable"] == counts["total"] == 11_177_538
     assert len(params) == len(list(model.parameters()))
@@ -41,7 +46,7 @@ def test_finetune_trains_everything():
 
 def test_feature_extract_trains_only_fc():
     model = build_model("resnet18", 2)
-    params = configure_strategy(model, "feature_extract")
+    params = trainable_params(model, "feature_extract")
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     assert trainable == {"fc.weight", "fc.bias"}
     assert sum(p.numel() for p in params) == 512 * 2 + 2
@@ -50,7 +55,7 @@ def test_feature_extract_trains_only_fc():
 def test_feature_extract_keeps_backbone_and_batchnorm_statistics_frozen():
     torch.manual_seed(0)
     model = build_model("resnet18", 2)
-    params = configure_strategy(model, "feature_extract")
+    params = trainable_params(model, "feature_extract")
     before = {k: v.clone() for k, v in model.state_dict().items()}
     optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9)
     set_train_mode(model, "feature_extract")
@@ -76,7 +81,7 @@ def test_finetune_mode_updates_batchnorm_statistics():
 
 def test_unknown_strategy():
     with pytest.raises(PipelineError, match="unknown strategy 'linear'"):
-        configure_strategy(build_model("resnet18", 2), "linear")
+        configure_strategy(build_model("resnet18", 2), "linear", 0.1)
 
 
 def test_weights_for_another_architecture(tmp_path):

@@ -160,7 +160,7 @@ def make_project(root: Path, split: str = "val") -> dict[str, Path]:
     }
     (root / "metrics" / "data_quality.json").write_text(json.dumps(quality))
     config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"strategies": STRATEGIES, "train": {"seeds": SEEDS}}))
+    config.write_text(yaml.safe_dump({"strategies": STRATEGIES, "seeds": SEEDS}))
     return {"root": root, "data_dir": data_dir, "runs_dir": runs_dir, "config": config}
 
 

@@ -32,7 +32,7 @@ def train_cmd(data_dir: Path, out: Path, weights: Path, *, epochs=3, lr="0.001",
         "--lr", lr, "--step-size", "2", "--seed", "11", "--crop-size", "32",
         "--resize-size", "36", "--threads", "2",
         # workers: decode in DataLoader worker processes (no cache) to test their seeding
-        *(["--cache-images", "false", "--num-workers", str(workers)] if workers else []),
+        *(["--no-cache-images", "--num-workers", str(workers)] if workers else []),
         "--device", "cpu", "--out-model", str(out / "model.pt"),
         "--out-metrics", str(out / "train.json"), "--resume-dir", str(out / "resume"),
     ]  # fmt: skip

@@ -421,7 +421,7 @@ def test_verdict_one_seed():
     assert c["verdict"] == (
         "finetune scored 2.0 points higher than feature_extract on the one paired seed "
         "(seed 7), but with one seed no significance can be computed; train more seeds "
-        "(train.seeds) to test it. Cheaper: feature_extract, 4.7x less training time."
+        "(seeds) to test it. Cheaper: feature_extract, 4.7x less training time."
     )
 
 
@@ -507,7 +507,7 @@ def test_verdict_no_common_seed():
     assert pair["mean_difference"] is None and pair["p_value_holm"] is None
     assert c["verdict"] == (
         "finetune and feature_extract share no seed, so they cannot be compared; train the same "
-        "seeds (train.seeds) for both. Training time is about the same for finetune and "
+        "seeds (seeds) for both. Training time is about the same for finetune and "
         "feature_extract (1.0x)."
     )
     json.dumps(c, allow_nan=False)

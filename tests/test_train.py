@@ -110,3 +110,27 @@ def test_diverging_run_stops_with_one_clear_message_and_writes_nothing(
                        r"\(.*loss (nan|inf).*\); lower train.lr \(now 1e\+12\)"):  # fmt: skip
         train.train(args)
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "train.json").exists()
+
+
+def test_partial_finetune_of_another_family_with_input_sizes_from_its_weights(tmp_path, data_dir):
+    """train.py end to end for the third strategy on MobileNetV3 (random weights): sizes
+    left unset come from the weights' metadata and are stored for evaluation, which
+    reproduces the final validation accuracy from the checkpoint."""
+    unused = tmp_path / "unused.pth"
+    unused.write_bytes(b"")
+    args = train_args(data_dir, tmp_path, unused, "partial_finetune", 1, 1)
+    args.arch, args.weights, args.weights_sha256 = "mobilenet_v3_large", "none", None
+    args.crop_size = args.resize_size = None
+    metrics = train.train(args)
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert checkpoint["transform"] == {"crop_size": 224, "resize_size": 256}
+    assert (
+        checkpoint["arch"] == "mobilenet_v3_large" and checkpoint["strategy"] == "partial_finetune"
+    )
+    assert 0 < metrics["parameters"]["trainable"] < metrics["parameters"]["total"]
+    evaluate.main(evaluate.get_args_parser().parse_args([
+        "--model", str(tmp_path / "model.pt"), "--data-dir", str(data_dir), "--device", "cpu",
+        "--out-metrics", str(tmp_path / "eval.json"), "--out-predictions", str(tmp_path / "p.csv"),
+    ]))  # fmt: skip
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["accuracy"] == pytest.approx(metrics["best_val_acc"])

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.workflow
 def finished_run(tmp_path_factory, tiny_dataset, weights_file):
     """One complete run of the default target with 2 epochs and 2 seeds; shared below."""
     project = copy_project(tmp_path_factory.mktemp("run") / "project")
-    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2, "seeds": SEEDS})
+    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2}, seeds=SEEDS)
     configfile = write_config(project, config)
     result = snakemake(project, "--cores", "2", "--configfile", configfile.name)
     return {"project": project, "config": config, "configfile": configfile, "result": result}
@@ -165,7 +165,7 @@ def test_changing_lr_retrains_every_run_only(finished_run):
 def test_adding_a_seed_trains_only_the_new_runs(finished_run):
     project = finished_run["project"]
     config = finished_run["config"]
-    more = {**config, "train": {**config["train"], "seeds": [*SEEDS, 9]}}
+    more = {**config, "seeds": [*SEEDS, 9]}
     jobs = planned_jobs(project, "--configfile", write_config(project, more, "seeds.yaml").name)
     assert jobs == {"train_finetune": 1, "train_feature_extract": 1, "evaluate": 2,
                     "report": 1, "all": 1}  # fmt: skip

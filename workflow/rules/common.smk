@@ -16,6 +16,7 @@ SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 # agree on config defaults, file names and the strategies.
 sys.path.insert(0, str(SCRIPTS_DIR))
 
+from tlpipe.cli import command_line
 from tlpipe.config import load_config_files, validate_config
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
@@ -37,7 +38,7 @@ DATA = config["data"]
 MODEL = config["model"]
 TRAIN = config["train"]
 STRATEGIES = config["strategies"]
-SEEDS = TRAIN["seeds"]
+SEEDS = config["seeds"]
 
 # Named after values DVC can template too (dvc.yaml spells the same paths): the archive
 # after data.name, whatever the URL's file name (its format is told by its content);
@@ -65,9 +66,9 @@ def config_files():
     extra = [str(p) for p in workflow.overwrite_configfiles or []]
     files = [str(p) for p in workflow.configfiles if str(p) not in extra] + extra
     from_files = load_config_files(files)
-    if (from_files["strategies"], from_files["train"]["seeds"]) != (STRATEGIES, SEEDS):
+    if (from_files["strategies"], from_files["seeds"]) != (STRATEGIES, SEEDS):
         raise WorkflowError(
-            "strategies and train.seeds differ from those in the config files "
+            "strategies and seeds differ from those in the config files "
             f"({', '.join(files)}): set them in a config file (--configfile my.yaml), not "
             "with --config, because the report reads them from the config files"
         )

@@ -5,7 +5,7 @@ rule report:
         predictions=run_files(PREDICTIONS),
         data_quality=rules.prepare_data.output.report,
         data_dir=rules.prepare_data.output.data_dir,
-        # read for strategies and train.seeds only (a params dependency in dvc.yaml):
+        # read for strategies and seeds only (a params dependency in dvc.yaml):
         # editing another key must not rerun the report
         config=ancient(CONFIG_FILES),
         script=script("report.py"),

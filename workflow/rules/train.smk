@@ -38,27 +38,14 @@ for strategy in STRATEGY_REGISTRY.values():
             arch=MODEL["arch"],
             weights=MODEL["weights"],
             weights_sha256=as_arg(MODEL["weights_sha256"]),
-            epochs=TRAIN["epochs"],
-            batch_size=TRAIN["batch_size"],
-            lr=TRAIN["lr"],
-            momentum=TRAIN["momentum"],
-            step_size=TRAIN["step_size"],
-            gamma=TRAIN["gamma"],
-            device=TRAIN["device"],
-            num_workers=TRAIN["num_workers"],
-            precision=TRAIN["precision"],
-            cache_images=str(TRAIN["cache_images"]).lower(),
-            crop_size=DATA["crop_size"],
-            resize_size=DATA["resize_size"],
+            # every train.* setting, as dvc.yaml's ${train} renders them
+            settings=command_line(TRAIN),
+            crop_size=as_arg(DATA["crop_size"]),
+            resize_size=as_arg(DATA["resize_size"]),
         shell:
             "python {input.script} --data-dir {input.data_dir}"
             " --strategy {params.strategy} --seed {wildcards.seed} --arch {params.arch}"
             " --weights {params.weights} --pretrained {input.weights}"
-            " --weights-sha256 {params.weights_sha256}"
-            " --epochs {params.epochs} --batch-size {params.batch_size} --lr {params.lr}"
-            " --momentum {params.momentum} --step-size {params.step_size}"
-            " --gamma {params.gamma} --device {params.device}"
-            " --num-workers {params.num_workers} --precision {params.precision}"
-            " --cache-images {params.cache_images} --crop-size {params.crop_size}"
-            " --resize-size {params.resize_size} --out-model {output.model}"
-            " --out-metrics {output.metrics} > {log} 2>&1"
+            " --weights-sha256 {params.weights_sha256} {params.settings}"
+            " --crop-size {params.crop_size} --resize-size {params.resize_size}"
+            " --out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"

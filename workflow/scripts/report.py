@@ -8,7 +8,7 @@
         --out-figures reports/figures --out-summary metrics/summary.csv \\
         --out-comparison metrics/comparison.json
 
-The runs to read (every strategy x ``train.seeds``) come from the merged config files, not
+The runs to read (every strategy x ``seeds``) come from the merged config files, not
 from file lists: DVC can neither interpolate a list into a command nor depend on a folder
 that holds its own outputs, so the report depends on ``metrics/runs`` and the config.
 
@@ -790,7 +790,7 @@ def subtitle(train: dict[str, Any], quality: dict[str, Any], n_seeds: int) -> st
 def render(args: argparse.Namespace) -> dict[str, Any]:
     """Read the runs, write summary.csv, comparison.json, the figures and both pages."""
     config = load_config_files(args.config)
-    strategies, seeds = list(config["strategies"]), list(config["train"]["seeds"])
+    strategies, seeds = list(config["strategies"]), list(config["seeds"])
     runs = load_runs(args.runs_dir, strategies, seeds)
     quality = read_json(args.data_quality)
     split = eval_split(runs)
@@ -854,7 +854,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         type=Path,
         nargs="+",
         required=True,
-        help="config file(s) of the run, merged in order; strategies and train.seeds say "
+        help="config file(s) of the run, merged in order; strategies and seeds say "
         "which runs to read",
     )
     parser.add_argument(

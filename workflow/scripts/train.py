@@ -36,6 +36,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from tlpipe import provenance
+from tlpipe.architectures import ARCHS, default_transform
+from tlpipe.cli import add_setting_options, schema_default, section_schema
 from tlpipe.dataset import (
     CachedImageDataset,
     ImageListDataset,
@@ -50,7 +52,6 @@ from tlpipe.dataset import (
 )
 from tlpipe.engine import (
     EVAL_BATCH_SIZE,
-    PRECISIONS,
     EpochResult,
     epoch_seed,
     loader_features,
@@ -81,6 +82,10 @@ from tlpipe.weights import AUTO, expected_sha256
 
 log = logging.getLogger("train")
 
+# The train section of the config, as options (--epochs, --batch_size, ...).
+TRAIN_SETTINGS = tuple(section_schema("train"))
+# Train settings that do not change what is learned: a run may resume under others.
+RUNTIME_SETTINGS = ("device", "num_workers", "cache_images")
 # Settings that define what is learned: a change invalidates a resumable state.
 TRAINING_KEYS = (
     "data_dir",
@@ -88,34 +93,11 @@ TRAINING_KEYS = (
     "arch",
     "weights",
     "weights_sha256",
-    "epochs",
-    "batch_size",
-    "lr",
-    "momentum",
-    "step_size",
-    "gamma",
     "seed",
     "crop_size",
     "resize_size",
-    "precision",
+    *(key for key in TRAIN_SETTINGS if key not in RUNTIME_SETTINGS),
 )
-
-
-def boolean(value: str) -> bool:
-    """true/false, yes/no, 1/0 (any case: YAML's True reaches the shell as ``True``)."""
-    lowered = value.lower()
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value}")
-
-
-def positive_float(value: str) -> float:
-    number = float(value)
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return number
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -125,7 +107,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("--data-dir", required=True, help="ImageFolder root holding train/ and val/")
     add("--strategy", required=True, choices=STRATEGIES, help="what to train")
-    add("--arch", default="resnet18", help="torchvision ResNet (default: resnet18)")
+    arch = schema_default("model.arch")
+    add("--arch", default=arch, choices=ARCHS, help=f"torchvision architecture (default: {arch})")
     add(
         "--weights",
         default="none",
@@ -146,12 +129,6 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "torchvision's IMAGENET1K_V1 file for --arch (no check for a local file); "
         "none: no check",
     )
-    add("--epochs", type=int, default=25, help="training epochs (default: 25)")
-    add("--batch-size", type=int, default=4, help="mini-batch size (default: 4)")
-    add("--lr", type=positive_float, default=0.001, help="SGD learning rate (default: 0.001)")
-    add("--momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    add("--step-size", type=int, default=7, help="StepLR step in epochs (default: 7)")
-    add("--gamma", type=positive_float, default=0.1, help="StepLR factor (default: 0.1)")
     add(
         "--seed",
         type=int,
@@ -159,36 +136,20 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="random seed of this run; the same seed gives every strategy the same data "
         "order and augmentation (default: 1)",
     )
-    add("--crop-size", type=int, default=224, help="network input side (default: 224)")
-    add("--resize-size", type=int, default=256, help="val resize before crop (default: 256)")
     add(
-        "--device",
-        default="auto",
-        choices=("auto", "cpu", "cuda", "mps"),
-        help="auto: cuda, then mps, then cpu (default: auto)",
+        "--crop-size",
+        type=optional_int,
+        default=None,
+        help="network input side; None: that of --arch's ImageNet weights (default: None)",
     )
     add(
-        "--num-workers",
-        type=int,
-        default=2,
-        help="DataLoader workers decoding images every epoch; unused with --cache-images "
-        "true, where images are decoded once by --threads threads (default: 2)",
+        "--resize-size",
+        type=optional_int,
+        default=None,
+        help="validation resize before the crop; None: that of --arch's ImageNet weights "
+        "(default: None)",
     )
-    add(
-        "--precision",
-        default="auto",
-        choices=PRECISIONS,
-        help="backbone arithmetic: fp32, bf16 (autocast; weights and optimiser stay "
-        "float32), or auto: bf16 where the CPU or GPU supports it natively (default: auto)",
-    )
-    add(
-        "--cache-images",
-        type=boolean,
-        default=True,
-        metavar="{true,false}",
-        help="decode every image once per job and keep it as a uint8 tensor; the same "
-        "augmentation then runs on the cached tensors (default: true)",
-    )
+    add_setting_options(parser, "train")
     add(
         "--threads",
         type=int,
@@ -206,6 +167,23 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     add("--verbose", action="store_true", help="debug logging")
     return parser
+
+
+def optional_int(word: str) -> int | None:
+    """An integer, or None for ``None``/``null`` (a YAML null as DVC renders it)."""
+    return None if optional_arg(word) is None else int(word)
+
+
+def resolve_sizes(args: argparse.Namespace) -> None:
+    """Fill unset crop and resize sizes from the architecture's ImageNet weights."""
+    preset = default_transform(args.arch)
+    args.crop_size = args.crop_size or preset["crop_size"]
+    args.resize_size = args.resize_size or preset["resize_size"]
+    if args.resize_size < args.crop_size:
+        raise PipelineError(
+            f"data.resize_size {args.resize_size} is smaller than data.crop_size "
+            f"{args.crop_size}; set both, or leave both null"
+        )
 
 
 def training_config(args: argparse.Namespace) -> dict[str, Any]:
@@ -307,9 +285,9 @@ def build_training(args: argparse.Namespace, num_classes: int, device: torch.dev
     if sha256 == AUTO:
         sha256 = expected_sha256(AUTO, AUTO, args.arch) if args.weights == "IMAGENET1K_V1" else None
     model = build_model(args.arch, num_classes, weights_path, sha256)
-    params = configure_strategy(model, args.strategy)
+    param_groups = configure_strategy(model, args.strategy, args.lr)
     model.to(device, memory_format=torch.channels_last)  # fastest convolution layout
-    optimizer = torch.optim.SGD(params, lr=args.lr, momentum=args.momentum)
+    optimizer = torch.optim.SGD(param_groups, lr=args.lr, momentum=args.momentum)
     scheduler = torch.optim.lr_scheduler.StepLR(
         optimizer, step_size=args.step_size, gamma=args.gamma
     )
@@ -520,6 +498,7 @@ def write_outputs(
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Train one strategy with one seed; write the best checkpoint and the metrics JSON."""
     start_time = time.perf_counter()
+    resolve_sizes(args)
     config_sha = provenance.config_hash(training_config(args))
     threads = resolve_threads(args.threads)
     torch.set_num_threads(threads)
@@ -583,8 +562,6 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(args: argparse.Namespace) -> None:
-    if args.epochs < 1 or args.batch_size < 1 or args.step_size < 1:
-        raise PipelineError("--epochs, --batch-size and --step-size must be >= 1")
     train(args)
 
 

@@ -66,16 +66,30 @@ def format_errors(errors: list[jsonschema.ValidationError]) -> str:
     return "\n".join(lines)
 
 
+def check_moved_keys(config: dict[str, Any]) -> None:
+    """Name the new place of a key that moved, rather than calling it unexpected."""
+    train = config.get("train")
+    moved = [key for key in ("seeds", "seed") if isinstance(train, dict) and key in train]
+    if moved:
+        raise PipelineError(
+            f"invalid config:\n  train.{moved[0]}: moved to the top level as `seeds`, a "
+            "list (seeds: [1, 2, 3]) beside strategies: the two say which runs there are, "
+            "train says how each run trains"
+        )
+
+
 def validate_config(config: dict[str, Any], schema: dict[str, Any] | None = None) -> dict[str, Any]:
     """Fill in defaults and validate; raise :class:`PipelineError` listing every problem."""
     schema = load_schema() if schema is None else schema
+    check_moved_keys(config or {})
     filled = apply_defaults(config or {}, schema)
     validator = jsonschema.Draft7Validator(schema)
     errors = list(validator.iter_errors(filled))
     if errors:
         raise PipelineError("invalid config:\n" + format_errors(errors))
     data = filled["data"]
-    if data["resize_size"] < data["crop_size"]:
+    sizes = data["resize_size"], data["crop_size"]
+    if None not in sizes and sizes[0] < sizes[1]:
         raise PipelineError(
             f"invalid config:\n  data.resize_size: {data['resize_size']} is smaller than "
             f"data.crop_size {data['crop_size']} (resize_size must be >= crop_size)"

@@ -4,12 +4,12 @@ Speed without changing what is learned:
 
 - **Precision.** ``bf16`` runs the convolutional backbone under autocast in bfloat16
   (about 2x faster on CPUs with native bf16 such as AVX512-BF16/AMX, and on recent
-  GPUs); the weights, the optimiser and the ``fc`` head stay float32. ``auto`` picks
+  GPUs); the weights, the optimiser and the classifier head stay float32. ``auto`` picks
   bf16 only where the hardware has it. See :func:`resolve_precision`.
 - **channels_last** memory format for the model and inputs: oneDNN (CPU) and cuDNN run
   convolutions fastest in it, bf16 ones in particular.
 - **Feature extraction** (:func:`train_head_one_epoch`): the frozen backbone is a
-  fixed function, so it runs without autograd on many images at once and only ``fc``
+  fixed function, so it runs without autograd on many images at once and only the head
   is trained, step by step in the original mini-batches.
 """
 
@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
+
+from tlpipe.architectures import get_head, headless
 
 
 @dataclass
@@ -109,24 +111,24 @@ def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     return images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
-def backbone(model: nn.Module) -> nn.Module:
-    """Everything of a torchvision ResNet before ``fc``, sharing its parameters."""
-    children = [module for name, module in model.named_children() if name != "fc"]
-    return nn.Sequential(*children, nn.Flatten(1))
+def backbone_features(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """What the model's head takes for ``images``: torchvision's forward, head removed."""
+    with headless(model):
+        return model(images)
 
 
 def forward(
     model: nn.Module, images: torch.Tensor, device: torch.device, precision: str
 ) -> torch.Tensor:
-    """Logits of a ResNet: the backbone under autocast, the ``fc`` head in float32.
+    """Logits: the backbone under autocast, the head in float32.
 
     Keeping the head (and so the logits and the loss) in float32 costs nothing and
     makes every path (training, validation, feature extraction, evaluation) compute
     the same function for a given precision.
     """
     with autocast(device, precision):
-        features = backbone(model)(images)
-    return model.fc(features.float())
+        features = backbone_features(model, images)
+    return get_head(model)(features.float())
 
 
 def make_deterministic(seed: int) -> None:
@@ -197,7 +199,7 @@ def extract_features(
 ) -> torch.Tensor:
     """Float32 backbone features of a batch (the model must be in eval mode)."""
     with autocast(device, precision):
-        return backbone(model)(to_device(images, device)).float()
+        return backbone_features(model, to_device(images, device)).float()
 
 
 def chunked(loader: DataLoader, size: int) -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
@@ -222,18 +224,19 @@ def train_head_one_epoch(
     precision: str = "fp32",
     chunk: int = FEATURE_CHUNK,
 ) -> EpochResult:
-    """One pass of feature extraction: a frozen backbone (eval mode), only ``fc`` trained.
+    """One pass of feature extraction: a frozen backbone (eval mode), only the head trained.
 
     Does what :func:`train_one_epoch` does for this strategy, faster: the loader is
     read as usual (same shuffling, same augmentation draws, same mini-batches), but the
-    backbone runs without autograd on ``chunk`` images at once, then ``fc`` takes one
+    backbone runs without autograd on ``chunk`` images at once, then the head takes one
     optimiser step per original mini-batch, in order. Since the backbone is a fixed
     function (frozen weights and BatchNorm statistics), the steps are those of the
     plain loop up to floating-point rounding.
     """
     total = EpochTotals()
+    head = get_head(model)
     model.eval()  # the backbone must not use batch statistics: chunks differ from batches
-    model.fc.train()
+    head.train()
     for group in tqdm(chunked(loader, chunk), desc=desc, leave=False, disable=None):
         features = extract_features(model, torch.cat([x for x, _ in group]), device, precision)
         for batch_features, (_, labels) in zip(
@@ -241,7 +244,7 @@ def train_head_one_epoch(
         ):
             labels = labels.to(device, non_blocking=True)
             optimizer.zero_grad(set_to_none=True)
-            outputs = model.fc(batch_features)
+            outputs = head(batch_features)
             loss = criterion(outputs, labels)
             loss.backward()
             optimizer.step()
@@ -264,9 +267,9 @@ def loader_features(
 
 @torch.no_grad()
 def predict_from_features(model: nn.Module, features: torch.Tensor) -> torch.Tensor:
-    """Logits of ``fc`` for precomputed backbone features (on CPU)."""
-    model.fc.eval()
-    return model.fc(features).float().cpu()
+    """Logits of the head for precomputed backbone features (on CPU)."""
+    head = get_head(model).eval()
+    return head(features).float().cpu()
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Model building for both strategies, pretrained weights and checkpoint I/O."""
+"""Model building for every strategy and architecture, pretrained weights and checkpoint I/O."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import torch
 import torchvision
 from torch import nn
 
+from tlpipe.architectures import family_of, family_of_model, replace_head
 from tlpipe.fileio import PipelineError, atomic_path, verify_sha256
-from tlpipe.strategies import REGISTRY, STRATEGIES
+from tlpipe.strategies import REGISTRY, STRATEGIES, trained_modules
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,13 @@ def build_model(
     weights_path: str | os.PathLike[str] | None = None,
     weights_sha256: str | None = None,
 ) -> nn.Module:
-    """A torchvision ResNet with pretrained (or random) weights and a new ``fc`` layer.
+    """A torchvision classifier with pretrained (or random) weights and a new head.
 
-    The pretrained state dict must fit ``arch`` exactly (strict loading); the new fc
-    has ``num_classes`` outputs and PyTorch's default initialisation.
+    The pretrained state dict must fit ``arch`` exactly (strict loading); the new head
+    (ResNet's ``fc``, ``classifier[-1]`` elsewhere) has ``num_classes`` outputs and
+    PyTorch's default initialisation.
     """
+    family_of(arch)  # an unsupported name stops here, naming the supported ones
     model = torchvision.models.get_model(arch, weights=None)
     if weights_path is not None:
         state = load_state_dict_file(weights_path, weights_sha256)
@@ -99,39 +102,48 @@ def build_model(
                 "use the weights file for this architecture"
             ) from None
         log.info("loaded pretrained weights from %s", weights_path)
-    model.fc = nn.Linear(model.fc.in_features, num_classes)
+    replace_head(model, num_classes)
     return model
 
 
-def configure_strategy(model: nn.Module, strategy: str) -> list[nn.Parameter]:
-    """Set ``requires_grad`` for a strategy and return the parameters to optimise.
+def configure_strategy(model: nn.Module, strategy: str, lr: float) -> list[dict[str, Any]]:
+    """Set ``requires_grad`` for a strategy; return the optimiser's parameter groups.
 
-    ``finetune`` trains every parameter; ``feature_extract`` only the new ``fc``.
+    The modules the strategy trains (:func:`tlpipe.strategies.trained_modules`) get
+    gradients, the rest are frozen. One group at ``lr``, or, where the strategy gives
+    the backbone another rate, the head at ``lr`` and the trained backbone at its rate.
     """
     if strategy not in STRATEGIES:
         raise PipelineError(f"unknown strategy {strategy!r}; use one of {', '.join(STRATEGIES)}")
-    train_backbone = not REGISTRY[strategy].frozen_backbone
-    for param in model.parameters():
-        param.requires_grad = train_backbone
-    for param in model.fc.parameters():
-        param.requires_grad = True
-    return [p for p in model.parameters() if p.requires_grad]
+    trained = trained_modules(model, strategy)
+    head = family_of_model(model).head
+    groups: dict[str, list[nn.Parameter]] = {"head": [], "backbone": []}
+    for name, module in model.named_modules():
+        for param in module.parameters(recurse=False):
+            param.requires_grad = name in trained
+            if param.requires_grad:
+                groups["head" if name == head else "backbone"].append(param)
+    factor = REGISTRY[strategy].backbone_lr_factor
+    if factor == 1.0:  # one group, in parameter order (as the tutorial's optimiser)
+        return [{"params": [p for p in model.parameters() if p.requires_grad], "lr": lr}]
+    return [
+        {"params": groups["backbone"], "lr": lr * factor},
+        {"params": groups["head"], "lr": lr},
+    ]
 
 
 def set_train_mode(model: nn.Module, strategy: str) -> None:
-    """Put the model in training mode for a strategy.
+    """Put the model in training mode for a strategy: what trains in train mode, the
+    frozen part in eval mode.
 
-    For ``feature_extract`` the backbone stays in eval mode, so its BatchNorm layers
-    use and keep the pretrained running statistics. (The PyTorch tutorial calls
-    ``model.train()`` and lets them drift towards the small training set, so the
-    "frozen" features change during training.) Freezing them makes the backbone a
-    fixed function of the input, which is what "feature extraction" means.
+    So frozen BatchNorm layers use and keep the pretrained running statistics. (The
+    PyTorch tutorial calls ``model.train()`` for feature extraction and lets them drift
+    towards the small training set, so the "frozen" features change during training.)
+    Freezing them makes the frozen part a fixed function of the input.
     """
-    if REGISTRY[strategy].frozen_backbone:
-        model.eval()
-        model.fc.train()
-    else:
-        model.train()
+    trained = trained_modules(model, strategy)
+    for name, module in model.named_modules():
+        module.training = name in trained  # each module's own flag (train() recurses)
 
 
 def count_parameters(model: nn.Module) -> dict[str, int]:

@@ -462,7 +462,7 @@ def _pair_sentence(pair: dict, comparison: dict, n_tests: int) -> str:
     if n == 0:
         return (
             f"{a} and {b} share no seed, so they cannot be compared; "
-            f"train the same seeds (train.seeds) for both."
+            f"train the same seeds (seeds) for both."
         )
     if n < 2 or pair.get("p_value") is None:
         if round(abs(mean) * 100.0, 1) == 0:
@@ -472,7 +472,7 @@ def _pair_sentence(pair: dict, comparison: dict, n_tests: int) -> str:
             observed = f"{hi} scored {_points(abs(mean))} points higher than {lo}"
         return (
             f"{observed} on the one paired seed (seed {pair['seeds'][0]}), but with one seed "
-            f"no significance can be computed; train more seeds (train.seeds) to test it."
+            f"no significance can be computed; train more seeds (seeds) to test it."
         )
 
     p = pair["p_value_holm"] if pair.get("p_value_holm") is not None else pair["p_value"]
@@ -506,7 +506,7 @@ def _pair_sentence(pair: dict, comparison: dict, n_tests: int) -> str:
     if mdd and mdd >= 1.0:  # beyond any possible difference of two accuracies
         text += (
             f"; with {_seeds(n)} and this spread, no difference, even of 100 points, can be "
-            f"detected reliably ({power * 100:g}% power): train more seeds (train.seeds)"
+            f"detected reliably ({power * 100:g}% power): train more seeds (seeds)"
         )
     elif mdd:
         text += (

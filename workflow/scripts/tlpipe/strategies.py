@@ -1,13 +1,28 @@
 """The transfer-learning strategies: the one list every part of the pipeline reads.
 
+A strategy says where training starts in the network, in torchvision's module order:
+at the input (everything trains), at the backbone's last stage, or at the new head.
+Everything before that point is frozen: its parameters get no gradient, its modules
+stay in eval mode (BatchNorm keeps the pretrained statistics, dropout is off), and with
+no parameter needing a gradient autograd builds no graph for it. Where the point is for
+a given architecture comes from :mod:`tlpipe.architectures`.
+
 The Snakemake rules (one training rule per strategy, its resources, the wildcard
-constraint), the model code and the report take the strategies from here; the config
-schema's enum must name the same ones (a test checks it).
+constraint), the model code, the report's colours and order and the README's table take
+the strategies from here; the config schema's enum must name the same ones (a test
+checks it). Adding a strategy is one entry below plus its tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from torch import nn
+
+from tlpipe.architectures import family_of_model
+
+# Where training starts (the first trainable module, in module order).
+EVERYTHING, LAST_STAGE, HEAD = "everything", "last_stage", "head"
 
 
 @dataclass(frozen=True)
@@ -16,13 +31,27 @@ class Strategy:
 
     name: str
     summary: str
-    # Backbone frozen (weights and BatchNorm statistics): only the new head trains, and
-    # the backbone can run without autograd on many images at once (the fast path).
-    frozen_backbone: bool
+    trains_from: str  # EVERYTHING, LAST_STAGE or HEAD
     # Default time limit (minutes) and memory (MB) of one 25-epoch CPU job: generous for
     # the real dataset on 2 cores; a SLURM profile overrides them per rule by name.
     runtime: int
     mem_mb: int
+    # Learning rate of the trained backbone parameters, as a multiple of train.lr (the
+    # new head always gets train.lr): below 1 moves the pretrained layers less.
+    backbone_lr_factor: float = 1.0
+
+    @property
+    def frozen_backbone(self) -> bool:
+        """Only the head trains: the backbone is a fixed function of the image, so it can
+        run without autograd on many images at once (the feature-extraction fast path)."""
+        return self.trains_from == HEAD
+
+    def first_trainable(self, model: nn.Module) -> str | None:
+        """Name of the first module that trains in ``model`` (None: all of them)."""
+        family = family_of_model(model)
+        return {EVERYTHING: None, LAST_STAGE: family.last_stage, HEAD: family.head}[
+            self.trains_from
+        ]
 
 
 REGISTRY: dict[str, Strategy] = {
@@ -31,17 +60,34 @@ REGISTRY: dict[str, Strategy] = {
         Strategy(
             "finetune",
             "the whole network trains, starting from the pretrained weights",
-            frozen_backbone=False,
+            trains_from=EVERYTHING,
             runtime=120,
             mem_mb=2000,
         ),
         Strategy(
             "feature_extract",
             "the pretrained backbone is frozen; only the new head trains",
-            frozen_backbone=True,
+            trains_from=HEAD,
             runtime=30,
+            mem_mb=2000,
+        ),
+        Strategy(
+            "partial_finetune",
+            "the backbone's last stage (ResNet's layer4) and the new head train; the "
+            "earlier stages stay frozen with their BatchNorm statistics",
+            trains_from=LAST_STAGE,
+            runtime=90,
             mem_mb=2000,
         ),
     )
 }
 STRATEGIES = tuple(REGISTRY)
+
+
+def trained_modules(model: nn.Module, strategy: str) -> set[str]:
+    """Names of the modules that train under ``strategy``: the first trainable one and
+    every module after it in ``model.named_modules()`` order (torchvision registers the
+    modules in the order its forward runs them)."""
+    names = [name for name, _ in model.named_modules()]
+    first = REGISTRY[strategy].first_trainable(model)
+    return set(names if first is None else names[names.index(first) :])

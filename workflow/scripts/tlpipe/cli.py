@@ -1,0 +1,99 @@
+"""Config settings as command-line options: the one place that maps one to the other.
+
+A section of the config (``train``) reaches a script as ``--key value`` per key, spelled
+as DVC spells a dict unpacked into a command (``${train}`` in dvc.yaml, with
+``parsing.bool: boolean_optional`` in .dvc/config): ``--batch_size 4``, ``--lr 0.001``,
+``--cache_images`` / ``--no-cache_images``. The Snakemake rules render the same words
+with :func:`command_line`, and the scripts declare the options with
+:func:`add_setting_options`, typed, checked and defaulted from the schema. So adding a
+setting to the section touches the schema, the config and the code that uses it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from typing import Any
+
+import jsonschema
+
+from tlpipe.config import load_schema
+
+PYTHON_TYPES = {"integer": int, "number": float, "string": str}
+
+
+def section_schema(section: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The properties of one config section (``train``) in the schema."""
+    schema = load_schema() if schema is None else schema
+    return schema["properties"][section]["properties"]
+
+
+def schema_default(key: str, schema: dict[str, Any] | None = None) -> Any:
+    """The schema's default of a dotted key (``data.crop_size``)."""
+    node = load_schema() if schema is None else schema
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node["default"]
+
+
+def command_line(values: dict[str, Any]) -> str:
+    """``values`` as DVC renders ``${section}`` with ``parsing.bool: boolean_optional``."""
+    words = []
+    for key, value in values.items():
+        if isinstance(value, bool):
+            words.append(f"--{key}" if value else f"--no-{key}")
+        elif isinstance(value, list | tuple | dict) or value is None:
+            raise ValueError(f"{key}: {value!r} has no command-line form; use a scalar")
+        else:
+            words += [f"--{key}", shlex.quote(str(value))]
+    return " ".join(words)
+
+
+def _checked(key: str, subschema: dict[str, Any]):
+    """An argparse ``type`` that converts a word and checks it against the schema."""
+    convert = PYTHON_TYPES[subschema["type"]]
+
+    def parse(word: str):
+        try:
+            value = convert(word)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{word!r} is not a {subschema['type']}") from None
+        try:
+            jsonschema.validate(value, subschema)
+        except jsonschema.ValidationError as err:
+            raise argparse.ArgumentTypeError(err.message) from None
+        return value
+
+    parse.__name__ = key  # argparse names the type in its "invalid ... value" message
+    return parse
+
+
+def add_setting_options(
+    parser: argparse.ArgumentParser, section: str, schema: dict[str, Any] | None = None
+) -> list[str]:
+    """Add one option per key of ``section``; return the keys (the options' ``dest``).
+
+    Each option is ``--key`` (DVC's spelling) with a ``--key-with-hyphens`` alias for
+    people typing it; its type, allowed values, default and help come from the schema.
+    """
+    properties = section_schema(section, schema)
+    group = parser.add_argument_group(f"{section} settings (config: {section}.*)")
+    for key, subschema in properties.items():
+        names = dict.fromkeys([f"--{key}", f"--{key.replace('_', '-')}"])
+        default = subschema.get("default")
+        description = " ".join(subschema.get("description", "").split())
+        help_text = f"{description} (config: {section}.{key}; default: {default})"
+        help_text = help_text.replace("%", "%%")
+        if subschema["type"] == "boolean":
+            group.add_argument(
+                *names, dest=key, action=argparse.BooleanOptionalAction, default=default,
+                help=help_text,
+            )  # fmt: skip
+            continue
+        choices = subschema.get("enum")
+        group.add_argument(
+            *names, dest=key, type=_checked(key, subschema), default=default,
+            metavar="{" + ",".join(map(str, choices)) + "}" if choices else key.upper(),
+            help=help_text,
+        )  # fmt: skip
+    return list(properties)
