@@ -70,6 +70,13 @@ def case(request, tmp_path_factory) -> dict:
     return {"name": request.param, "config": validate_config(CASES[request.param](base))}
 
 
+def n_stages(config: dict) -> int:
+    """download_data, download_weights, prepare_data, report, predict per strategy, and
+    train and evaluate per (strategy, seed)."""
+    strategies = len(config["strategies"])
+    return 4 + strategies + 2 * strategies * len(config["seeds"])
+
+
 def make_project(root: Path, config: dict) -> Path:
     """A git repository of the project whose config/config.yaml is ``config``."""
     project = copy_project(root)
@@ -86,8 +93,7 @@ def test_same_commands_without_editing_dvc_yaml(tmp_path, case):
     assert set(from_snakemake) == set(from_dvc), "command lines differ"
     for command, (stage, outs) in from_dvc.items():
         assert from_snakemake[command] == (stage, outs), stage
-    runs = len(case["config"]["strategies"]) * len(case["config"]["seeds"])
-    assert len(from_dvc) == 4 + 2 * runs
+    assert len(from_dvc) == n_stages(case["config"])
 
 
 def test_snakemake_then_dvc_agree(tmp_path, case):
@@ -106,8 +112,7 @@ def test_snakemake_then_dvc_agree(tmp_path, case):
 def test_dvc_then_snakemake_agree(tmp_path, case):
     project = make_project(tmp_path / "p", case["config"])
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    runs = len(case["config"]["strategies"]) * len(case["config"]["seeds"])
-    assert repro.count("Running stage") == 4 + 2 * runs
+    assert repro.count("Running stage") == n_stages(case["config"])
     run(["make", "snakemake-record"], cwd=project)
     assert planned_jobs(project) == {}
     assert dvc(project, "status", "--quiet", check=False).returncode == 0

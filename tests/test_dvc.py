@@ -37,9 +37,9 @@ OUTPUTS = [
     "reports/figures/strip_plot.png",
 ]
 SEEDS = [3, 4]
-# Stages: download_data, download_weights, prepare_data, report + train and evaluate for
-# every (strategy, seed).
-N_STAGES = 4 + 2 * 2 * len(SEEDS)
+# Stages: download_data, download_weights, prepare_data, report, predict per strategy, and
+# train and evaluate for every (strategy, seed).
+N_STAGES = 4 + 2 + 2 * 2 * len(SEEDS)
 TRAIN_STAGES = {f"train@{s}-{k}" for s in ("finetune", "feature_extract") for k in SEEDS}
 LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
 
@@ -84,8 +84,15 @@ def make_dvc_project(root: Path, sources: dict) -> Path:
 
 def stage_name(rule: str) -> str:
     """The dvc.yaml stage of a Snakemake rule: the per-strategy rules train_<strategy>
-    are one matrix stage, `train`, in dvc.yaml."""
-    return "train" if rule.startswith("train_") else rule
+    are one matrix stage, `train`, in dvc.yaml; predict_images (the `predict` target's
+    jobs) is the stage `predict`."""
+    return "train" if rule.startswith("train_") else {"predict_images": "predict"}.get(rule, rule)
+
+
+def as_dvc_outputs(outputs: frozenset[str]) -> frozenset[str]:
+    """Snakemake's outputs as dvc.yaml declares them: the report's files under reports/
+    (a model card per strategy among them) are one folder output there."""
+    return frozenset("reports" if path.startswith("reports/") else path for path in outputs)
 
 
 def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
@@ -96,7 +103,7 @@ def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
         if match := re.match(r"^(?:local)?rule (\w+):$", line):
             rule, outputs = match.group(1), frozenset()
         elif line.strip().startswith("output:"):
-            outputs = frozenset(p.strip() for p in line.split(":", 1)[1].split(","))
+            outputs = as_dvc_outputs(frozenset(p.strip() for p in line.split(":", 1)[1].split(",")))
         elif line.startswith("Shell command: ") and rule != "all":
             command = LOG_REDIRECT.sub("", line.removeprefix("Shell command: "))
             jobs[" ".join(command.split())] = (stage_name(rule), outputs)

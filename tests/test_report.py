@@ -117,15 +117,32 @@ def train_json(strategy: str, seed: int, eval_accuracy: float) -> dict:
         "best_val_acc": eval_accuracy,
         "final_val_acc": history[-1]["val_acc"],
         "total_seconds": SECONDS[strategy][index],
-        "parameters": {"trainable": 1026 if strategy == "feature_extract" else 11_177_538},
+        "parameters": {
+            "trainable": 1026 if strategy == "feature_extract" else 11_177_538,
+            "total": 11_177_538,
+        },
         "config": {
             "arch": "resnet18",
             "epochs": 3,
             "lr": 0.001,
             "strategy": strategy,
             "seed": seed,
+            "weights": "IMAGENET1K_V1",
+            "crop_size": 32,
+            "resize_size": 36,
         },
-        "provenance": {"seed": seed, "git_commit": "abc123"},
+        "provenance": {
+            "seed": seed,
+            "git": {"commit": "abc123", "dirty": False},
+            "torch": "2.14.1",
+            "torchvision": "0.29.1",
+            "python": "3.11.7",
+            "platform": "Linux",
+            "device": "cpu",
+            "threads": 1,
+            "precision": "fp32",
+            "config_sha256": "c" * 64,
+        },
         "n_train": 4,
         "n_val": 6,
     }
@@ -150,6 +167,9 @@ def make_project(root: Path, split: str = "val") -> dict[str, Path]:
         train = train_json(strategy, seed, evaluation["accuracy"])
         (folder / paths.TRAIN_METRICS).write_text(json.dumps(train))
     quality = {
+        "dataset": "tiny",
+        "archive": {"sha256": "a" * 64},
+        "tree_sha256": "b" * 64,
         "classes": CLASSES,
         "counts": {
             s: {"ants": n, "bees": n, "total": 2 * n} for s, n in (("train", 2), (split, 3))
@@ -184,6 +204,7 @@ def run_report(project: dict[str, Path]) -> dict[str, Path]:
         "--out-figures", str(out["figures"]),
         "--out-summary", str(out["summary"]),
         "--out-comparison", str(out["comparison"]),
+        "--out-model-cards", str(root / "reports"),
     ]  # fmt: skip
     main(get_args_parser().parse_args(argv))
     return out
@@ -285,6 +306,8 @@ def test_test_split_is_named_as_held_out(tmp_path):
         assert "test accuracy (checkpoint selected on val)" in page
         assert "optimistic" not in page
         assert "| test | 3 | 3 | 6 |" in page or "<td>test</td>" in page
+    card = (out["html"].parent / "model_card_finetune.md").read_text()
+    assert "the accuracy is measured on test/" in card and "Selection on val" not in card
 
 
 @pytest.mark.parametrize("missing", [paths.EVAL_METRICS, paths.TRAIN_METRICS, paths.PREDICTIONS])
@@ -366,3 +389,24 @@ def test_confusion_matrices_drop_cell_counts_above_twelve_classes():
 def test_colours_follow_strategy_order_not_names():
     assert list(strategy_colors(["a", "b"]).values()) == list(strategy_colors(["x", "y"]).values())
     assert strategy_colors(["a", "b"])["a"] != strategy_colors(["a", "b"])["b"]
+
+
+def test_model_cards_show_each_strategy_with_its_statistics(val_report):
+    """One card per strategy, linked from both pages, with the numbers of comparison.json."""
+    reports = val_report["html"].parent
+    comparison = json.loads(val_report["comparison"].read_text())
+    for strategy in STRATEGIES:
+        card = (reports / f"model_card_{strategy}.md").read_text()
+        numbers = comparison["strategies"][strategy]["eval_accuracy"]
+        row = (f"| evaluated val accuracy (best epoch, selected on val) | "
+               f"{numbers['mean'] * 100:.1f} ± {numbers['std'] * 100:.1f} | "
+               f"[{numbers['ci_low'] * 100:.1f}, {numbers['ci_high'] * 100:.1f}] |")  # fmt: skip
+        assert row in card
+        assert f"# Model card: resnet18, {strategy} (ants vs bees)" in card
+        assert "3 models, one per seed: `models/" + strategy + "/seed1/model.pt`" in card
+        assert "Selection on val: with no test/ split" in card
+        assert 'checkpoint = torch.load("models/' + strategy + '/seed1/model.pt"' in card
+        assert "v2.Resize(36, antialias=True)" in card and "v2.CenterCrop(32)" in card
+        assert comparison["verdict"] in card
+        for page in (val_report["html"], val_report["markdown"]):
+            assert f"model_card_{strategy}.md" in page.read_text()

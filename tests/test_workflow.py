@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
+import sys
 from html import escape
 
 import pandas as pd
@@ -105,6 +107,38 @@ def test_evaluation_outputs(finished_run, strategy, seed):
     assert prov["seed"] == seed and evaluation["seed"] == seed
     assert len(prov["config_sha256"]) == 64
     assert len(prov["dataset_sha256"]) == 64 and len(prov["model_sha256"]) == 64
+
+
+@pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
+def test_predictions_average_every_seed_and_the_model_card_snippet_runs(finished_run, strategy):
+    """The default run classifies predict.input (null: val/) with every seed's model:
+    the averaged probabilities are the mean of the seeds' evaluated ones. The model
+    card's plain-torchvision snippet, run as a user would, gives its seed's evaluated
+    probabilities."""
+    project = finished_run["project"]
+    predictions = pd.read_csv(project / f"predictions/{strategy}.csv")
+    assert len(predictions) == 6 and (predictions.skipped.isna()).all()
+    models = [f"models/{strategy}/seed{seed}/model.pt" for seed in SEEDS]
+    assert (predictions.models == ";".join(models)).all()
+    per_seed = [
+        pd.read_csv(project / run_file(strategy, seed, "predictions.csv")) for seed in SEEDS
+    ]
+    expected = sum(table.set_index("path").p_bees for table in per_seed) / len(SEEDS)
+    got = predictions.assign(path=predictions.path.str.removeprefix("data/tiny/")).set_index("path")
+    assert got.p_bees.to_dict() == pytest.approx(expected.to_dict(), abs=2e-6)
+
+    card = (project / f"reports/model_card_{strategy}.md").read_text()
+    assert f"# Model card: resnet18, {strategy} (ants vs bees)" in card
+    assert "Selection on val" in card and "Intended use and limitations" in card
+    snippet = card.split("```python\n", 1)[1].split("```", 1)[0]
+    image = "data/tiny/val/bees/bees_0.jpg"
+    result = run([sys.executable, "-c", snippet.replace("my_image.jpg", image)], cwd=project)
+    printed = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    evaluated = per_seed[0].set_index("path").loc["val/bees/bees_0.jpg"]
+    # the snippet computes in float32; evaluation used the checkpoint's precision (bf16)
+    assert printed["bees"] == pytest.approx(evaluated.p_bees, abs=0.02)
+    html = (project / "reports/comparison.html").read_text()
+    assert f'href="model_card_{strategy}.md"' in html
 
 
 def test_report_summary_and_statistics(finished_run):

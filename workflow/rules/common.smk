@@ -20,6 +20,9 @@ from tlpipe.cli import command_line
 from tlpipe.config import load_config_files, validate_config
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
+from tlpipe.paths import EXPORT_REPORT, MODEL_CARD, STRATEGY_PREDICTIONS
+from tlpipe.paths import ONNX as ONNX_PATH
+from tlpipe.paths import PROGRAM as PROGRAM_PATH
 from tlpipe.paths import MODEL as MODEL_PATH
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
@@ -104,8 +107,19 @@ def runs_dir(wildcards, input):
     return str(Path(input.train[0]).parents[2])
 
 
+def model_cards_dir(wildcards, output):
+    """The folder the report writes the model cards into (reports), from its outputs."""
+    return os.path.dirname(output.model_cards[0])
+
+
 def manifest_input(wildcards):
     return [] if DATA["manifest"] is None else [DATA["manifest"]]
+
+
+def predict_input(wildcards):
+    """A predict.input to classify (null: the dataset's split, an input already)."""
+    images = config["predict"]["input"]
+    return [] if images is None else [images]
 
 
 def local_weights_input(wildcards):
@@ -114,13 +128,19 @@ def local_weights_input(wildcards):
 
 
 def all_targets():
-    """Everything `snakemake` builds by default: the report and what it summarises."""
-    return [
+    """Everything `snakemake` builds by default: the report and what it summarises, the
+    model cards, the predictions on predict.input, and the exports if enabled."""
+    targets = [
         "reports/comparison.html",
         "reports/comparison.md",
         "metrics/summary.csv",
         "metrics/comparison.json",
+        *expand(MODEL_CARD, strategy=STRATEGIES),
+        *expand(STRATEGY_PREDICTIONS, strategy=STRATEGIES),
     ]
+    if config["export"]["enabled"]:
+        targets += expand(EXPORT_REPORT, strategy=STRATEGIES, seed=SEEDS)
+    return targets
 
 
 def print_run_summary():

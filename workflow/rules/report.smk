@@ -33,16 +33,18 @@ rule report:
             caption="../report/captions/figures.rst",
             category="Comparison",
         ),
+        model_cards=expand(MODEL_CARD, strategy=STRATEGIES),
     log:
         "logs/report.log",
     conda:
         "../envs/pytorch.yaml"
     params:
         runs_dir=runs_dir,
+        model_cards=model_cards_dir,
     shell:
         "python {input.script} --config {input.config}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"
         " --out-summary {output.summary} --out-comparison {output.comparison}"
-        " > {log} 2>&1"
+        " --out-model-cards {params.model_cards} > {log} 2>&1"

@@ -43,7 +43,9 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 from tlpipe import paths, stats
 from tlpipe.config import load_config_files
+from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
+from tlpipe.strategies import REGISTRY
 
 log = logging.getLogger("report")
 
@@ -787,6 +789,93 @@ def subtitle(train: dict[str, Any], quality: dict[str, Any], n_seeds: int) -> st
     return f"{arch} · {shown} · {counts} images · {_count(n_seeds, 'seed')} per strategy"
 
 
+# --- model cards ---------------------------------------------------------------------------
+
+#: What the model card's loading snippet becomes, filled in per strategy (tested).
+SNIPPET = """\
+import torch
+import torchvision
+from PIL import Image
+from torchvision.transforms import v2
+
+checkpoint = torch.load("{model}", map_location="cpu", weights_only=True)
+model = torchvision.models.get_model("{arch}", num_classes={n_classes})
+model.load_state_dict(checkpoint["state_dict"])
+model.eval()
+preprocess = v2.Compose([
+    v2.ToImage(),
+    v2.Resize({resize}, antialias=True),
+    v2.CenterCrop({crop}),
+    v2.ToDtype(torch.float32, scale=True),
+    v2.Normalize(mean={mean}, std={std}),
+])
+image = Image.open("my_image.jpg").convert("RGB")
+with torch.no_grad():
+    probabilities = model(preprocess(image).unsqueeze(0)).softmax(dim=1)[0]
+print(dict(zip(checkpoint["class_names"], probabilities.tolist())))"""
+
+
+def model_card_context(
+    strategy: str, runs: list[Run], comparison: dict[str, Any], quality: dict[str, Any],
+    split: str,
+) -> dict[str, Any]:  # fmt: skip
+    """What the model card of one strategy shows, from its runs and the statistics."""
+    own = [r for r in runs if r.strategy == strategy]
+    train, numbers = own[0].train, comparison["strategies"][strategy]
+    settings = {
+        k: v for k, v in train["config"].items() if k not in ("strategy", "seed", "data_dir")
+    }
+    transform = {"crop_size": settings["crop_size"], "resize_size": settings["resize_size"]}
+    models = [paths.MODEL.format(strategy=strategy, seed=r.seed) for r in own]
+    names = labels(split)
+    level = f"{comparison['confidence'] * 100:g}%"
+    results = []
+    for metric in ("eval_accuracy", "macro_f1", "best_val_acc", "final_val_acc", "train_seconds"):
+        cell = describe_cell(numbers[metric], metric).split(" [")
+        results.append(
+            {
+                "name": names[metric],
+                "value": cell[0],
+                "ci": f"[{cell[1]}" if len(cell) > 1 else "n/a",
+            }
+        )
+    caveat = (
+        "Selection on val: with no test/ split, the checkpoint was chosen on the same val/ "
+        "images the accuracy is reported on, so that figure is optimistic; the final-epoch "
+        "val accuracy (not selected) is the less biased one."
+        if split == "val"
+        else f"The checkpoint was chosen on val/; the accuracy is measured on {split}/, "
+        "images that played no part in training or selection."
+    )
+    return {
+        "strategy": strategy, "summary": REGISTRY[strategy].summary, "arch": settings["arch"],
+        "class_names": train["class_names"], "parameters": train["parameters"],
+        "config": settings, "settings": settings, "transform": transform,
+        "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "quality": quality,
+        "seeds": [r.seed for r in own], "n_seeds": len(own), "models": models,
+        "results": results, "level": level, "caveat": caveat, "verdict": comparison["verdict"],
+        "n_eval": int(own[0].evaluation["n"]), "provenance": train["provenance"],
+        "snippet": SNIPPET.format(
+            model=models[0], arch=settings["arch"], n_classes=len(train["class_names"]),
+            resize=transform["resize_size"], crop=transform["crop_size"],
+            mean=list(IMAGENET_MEAN), std=list(IMAGENET_STD),
+        ),
+    }  # fmt: skip
+
+
+def write_model_cards(contexts: dict[str, dict[str, Any]], folder: Path) -> None:
+    """reports/model_card_<strategy>.md for each strategy."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATE_DIR), undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )  # fmt: skip
+    template = env.get_template("model_card.md.j2")
+    for strategy, context in contexts.items():
+        path = folder / Path(paths.MODEL_CARD.format(strategy=strategy)).name
+        with atomic_open(path, "w", encoding="utf-8") as handle:
+            handle.write(template.render(**context))
+
+
 def render(args: argparse.Namespace) -> dict[str, Any]:
     """Read the runs, write summary.csv, comparison.json, the figures and both pages."""
     config = load_config_files(args.config)
@@ -839,6 +928,13 @@ def render(args: argparse.Namespace) -> dict[str, Any]:
         "provenance": runs[0].train["provenance"],
         "provenance_of": f"{runs[0].strategy}, seed {runs[0].seed}",
     }
+    cards = {s: model_card_context(s, runs, comparison, quality, split) for s in strategies}
+    context["model_cards"] = {
+        s: os.path.relpath(args.out_model_cards / Path(paths.MODEL_CARD.format(strategy=s)).name,
+                           args.out_html.parent)
+        for s in strategies
+    }  # fmt: skip
+    write_model_cards(cards, args.out_model_cards)
     write_pages(context, args.out_html, args.out_markdown)
     log.info("%s", comparison["verdict"])
     log.info("report: %s", args.out_html)
@@ -877,6 +973,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out-comparison", type=Path, required=True, help="statistics JSON to write"
+    )
+    parser.add_argument(
+        "--out-model-cards", type=Path, required=True, help="folder for model_card_<strategy>.md"
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
