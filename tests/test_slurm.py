@@ -50,7 +50,7 @@ RUN_TIMEOUT = 600  # seconds for one `snakemake --profile slurm` run (about 2 mi
 # Jobs of the default target that must run through sbatch, by rule.
 SEED = 7  # tiny_config's one seed
 EXPECTED_JOBS = {"prepare_data": 1, "train_finetune": 1, "train_feature_extract": 1,
-                 "evaluate": 2, "report": 1}  # fmt: skip
+                 "evaluate": 2, "report": 1, "predict_images": 2}  # fmt: skip
 TRAIN_RULES = {"train_finetune": "finetune", "train_feature_extract": "feature_extract"}
 LOCAL_RULES = ("download_data", "download_weights")
 # Fields that differ between two runs of the same config: wall-clock times and the host.

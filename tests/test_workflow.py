@@ -11,6 +11,7 @@ from html import escape
 import pandas as pd
 import pytest
 import torch
+import yaml
 from browser import find_chromium, inspect_page
 from conftest import REPO, copy_project, planned_jobs, run, snakemake, tiny_config, write_config
 from datagen import sha256
@@ -201,8 +202,9 @@ def test_adding_a_seed_trains_only_the_new_runs(finished_run):
     config = finished_run["config"]
     more = {**config, "seeds": [*SEEDS, 9]}
     jobs = planned_jobs(project, "--configfile", write_config(project, more, "seeds.yaml").name)
+    # the new runs, and what reads every run: the report and each strategy's predictions
     assert jobs == {"train_finetune": 1, "train_feature_extract": 1, "evaluate": 2,
-                    "report": 1, "all": 1}  # fmt: skip
+                    "report": 1, "predict_images": 2, "all": 1}  # fmt: skip
 
 
 def test_seeds_given_with_config_flag_stop_with_what_to_do(finished_run):
@@ -283,3 +285,27 @@ def test_runs_with_directory_from_outside_the_repository(tmp_path):
     assert evaluation["confusion_matrix"]["labels"] == ["circle", "square", "triangle"]
     assert "held out" in (deploy / "reports/comparison.md").read_text()
     assert not (elsewhere / ".snakemake").exists()  # everything went to --directory
+    predictions = pd.read_csv(deploy / "predictions/feature_extract.csv")
+    assert len(predictions) == 6 and predictions.path.str.startswith("data/shapes/test/").all()
+    assert (
+        "the accuracy is measured on test/"
+        in (deploy / "reports/model_card_finetune.md").read_text()
+    )
+
+
+def test_plans_the_whole_pipeline_when_used_as_a_module(tmp_path):
+    """Another project's Snakefile that uses this workflow as a Snakemake `module`."""
+    (tmp_path / "config").mkdir()
+    config = yaml.safe_load((REPO / ".test/config/config.yaml").read_text())
+    config["data"]["url"] = str(REPO / ".test/resources/shapes.tar.gz")
+    (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "Snakefile").write_text(
+        'configfile: "config/config.yaml"\n\n'
+        f'module transfer_learning:\n    snakefile:\n        "{REPO / "Snakefile"}"\n'
+        "    config:\n        config\n\n"
+        "use rule * from transfer_learning\n"
+    )
+    jobs = planned_jobs(tmp_path)
+    assert jobs == {"download_data": 1, "download_weights": 1, "prepare_data": 1,
+                    "train_finetune": 2, "train_feature_extract": 2, "evaluate": 4,
+                    "predict_images": 2, "report": 1, "all": 1}  # fmt: skip
