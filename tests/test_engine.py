@@ -36,8 +36,8 @@ def data():
 def feature_extractor(seed: int = 0):
     torch.manual_seed(seed)
     model = build_model("resnet18", 2)
-    params = configure_strategy(model, "feature_extract")
-    return model, torch.optim.SGD(params, lr=0.01, momentum=0.9)
+    param_groups = configure_strategy(model, "feature_extract", 0.01)
+    return model, torch.optim.SGD(param_groups, lr=0.01, momentum=0.9)
 
 
 def test_fast_feature_extraction_makes_the_same_updates(data):
