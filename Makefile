@@ -37,7 +37,7 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	ruff check --fix . && ruff format . && snakefmt .
 
-## docs: regenerate the README's config table from the schema
+## docs: regenerate the README's generated tables (config keys, strategies, architectures)
 docs: $(VENV)/.installed
 	python workflow/scripts/config_docs.py README.md
 

@@ -37,9 +37,9 @@ OUTPUTS = [
     "reports/figures/strip_plot.png",
 ]
 SEEDS = [3, 4]
-# Stages: download_data, download_weights, prepare_data, report, predict per strategy, and
-# train and evaluate for every (strategy, seed).
-N_STAGES = 4 + 2 + 2 * 2 * len(SEEDS)
+# Stages: download_data, download_weights, prepare_data, report, predict, and train and
+# evaluate for every (strategy, seed).
+N_STAGES = 5 + 2 * 2 * len(SEEDS)
 TRAIN_STAGES = {f"train@{s}-{k}" for s in ("finetune", "feature_extract") for k in SEEDS}
 LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
 
@@ -84,15 +84,18 @@ def make_dvc_project(root: Path, sources: dict) -> Path:
 
 def stage_name(rule: str) -> str:
     """The dvc.yaml stage of a Snakemake rule: the per-strategy rules train_<strategy>
-    are one matrix stage, `train`, in dvc.yaml; predict_images (the `predict` target's
-    jobs) is the stage `predict`."""
-    return "train" if rule.startswith("train_") else {"predict_images": "predict"}.get(rule, rule)
+    are one matrix stage, `train`, in dvc.yaml."""
+    return "train" if rule.startswith("train_") else rule
 
 
 def as_dvc_outputs(outputs: frozenset[str]) -> frozenset[str]:
-    """Snakemake's outputs as dvc.yaml declares them: the report's files under reports/
-    (a model card per strategy among them) are one folder output there."""
-    return frozenset("reports" if path.startswith("reports/") else path for path in outputs)
+    """Snakemake's outputs as dvc.yaml declares them: the files under reports/ (a model
+    card per strategy among them) and predictions/ (a CSV per strategy) are one folder
+    output each there."""
+    folders = ("reports", "predictions")
+    return frozenset(
+        next((f for f in folders if path.startswith(f + "/")), path) for path in outputs
+    )
 
 
 def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:

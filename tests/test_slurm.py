@@ -43,6 +43,8 @@ from conftest import (
 )
 from datagen import sha256
 
+from tlpipe.strategies import STRATEGIES
+
 pytestmark = pytest.mark.workflow
 
 START, STOP = REPO / "ci/slurm/start.sh", REPO / "ci/slurm/stop.sh"
@@ -50,7 +52,7 @@ RUN_TIMEOUT = 600  # seconds for one `snakemake --profile slurm` run (about 2 mi
 # Jobs of the default target that must run through sbatch, by rule.
 SEED = 7  # tiny_config's one seed
 EXPECTED_JOBS = {"prepare_data": 1, "train_finetune": 1, "train_feature_extract": 1,
-                 "evaluate": 2, "report": 1, "predict_images": 2}  # fmt: skip
+                 "evaluate": 2, "report": 1, "predict": 1}  # fmt: skip
 TRAIN_RULES = {"train_finetune": "finetune", "train_feature_extract": "feature_extract"}
 LOCAL_RULES = ("download_data", "download_weights")
 # Fields that differ between two runs of the same config: wall-clock times and the host.
@@ -83,6 +85,7 @@ def test_profile_is_linked_documented_and_left_to_the_site():
     assert "slurm_partition" not in defaults and "slurm_account" not in defaults
     assert "# slurm_partition:" in text and "# slurm_account:" in text
     # one entry per training rule, by name; finetune needs more time than feature_extract
+    assert set(profile["set-resources"]) >= {f"train_{s}" for s in STRATEGIES}
     finetune = profile["set-resources"]["train_finetune"]
     extract = profile["set-resources"]["train_feature_extract"]
     assert finetune["mem_mb"] > defaults["mem_mb"] and finetune["runtime"] > defaults["runtime"]

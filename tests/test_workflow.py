@@ -204,7 +204,7 @@ def test_adding_a_seed_trains_only_the_new_runs(finished_run):
     jobs = planned_jobs(project, "--configfile", write_config(project, more, "seeds.yaml").name)
     # the new runs, and what reads every run: the report and each strategy's predictions
     assert jobs == {"train_finetune": 1, "train_feature_extract": 1, "evaluate": 2,
-                    "report": 1, "predict_images": 2, "all": 1}  # fmt: skip
+                    "report": 1, "predict": 1, "all": 1}  # fmt: skip
 
 
 def test_seeds_given_with_config_flag_stop_with_what_to_do(finished_run):
@@ -308,4 +308,4 @@ def test_plans_the_whole_pipeline_when_used_as_a_module(tmp_path):
     jobs = planned_jobs(tmp_path)
     assert jobs == {"download_data": 1, "download_weights": 1, "prepare_data": 1,
                     "train_finetune": 2, "train_feature_extract": 2, "evaluate": 4,
-                    "predict_images": 2, "report": 1, "all": 1}  # fmt: skip
+                    "predict": 1, "report": 1, "all": 1}  # fmt: skip

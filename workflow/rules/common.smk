@@ -107,6 +107,11 @@ def runs_dir(wildcards, input):
     return str(Path(input.train[0]).parents[2])
 
 
+def predictions_dir(wildcards, output):
+    """The folder predict writes predictions/<strategy>.csv into, from its outputs."""
+    return os.path.dirname(output[0])
+
+
 def model_cards_dir(wildcards, output):
     """The folder the report writes the model cards into (reports), from its outputs."""
     return os.path.dirname(output.model_cards[0])

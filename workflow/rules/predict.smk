@@ -1,24 +1,23 @@
-# Using what was trained: predictions on new images (every seed of a strategy voting)
-# and, on request, exports for use without this project.
+# Using what was trained: predictions on new images (one job; every seed of a strategy
+# votes) and, on request, exports for use without this project.
 
 
-rule predict_images:
+rule predict:
+    """Also a target: `snakemake predict`."""
     input:
-        models=lambda wildcards: expand(
-            MODEL_PATH, strategy=wildcards.strategy, seed=SEEDS
-        ),
+        models=expand(MODEL_PATH, strategy=STRATEGIES, seed=SEEDS),
         data_dir=rules.prepare_data.output.data_dir,
         images=predict_input,
-        # read for the seeds only, as the report does
+        # read for the strategies and seeds only, as the report does
         config=ancient(CONFIG_FILES),
         script=script("predict.py"),
         code=LIBRARY,
     output:
-        STRATEGY_PREDICTIONS,
+        expand(STRATEGY_PREDICTIONS, strategy=STRATEGIES),
     log:
-        "logs/predict/{strategy}.log",
+        "logs/predict.log",
     benchmark:
-        "logs/benchmarks/predict/{strategy}.tsv"
+        "logs/benchmarks/predict.tsv"
     conda:
         "../envs/pytorch.yaml"
     threads: JOB_THREADS
@@ -28,16 +27,11 @@ rule predict_images:
     params:
         images=as_arg(config["predict"]["input"]),
         device=TRAIN["device"],
+        out_dir=predictions_dir,
     shell:
-        "python {input.script} {params.images} --strategy {wildcards.strategy}"
-        " --config {input.config} --data-dir {input.data_dir}"
-        " --device {params.device} --out {output} > {log} 2>&1"
-
-
-rule predict:
-    """Target: predictions/<strategy>.csv for every strategy."""
-    input:
-        expand(STRATEGY_PREDICTIONS, strategy=STRATEGIES),
+        "python {input.script} {params.images} --config {input.config}"
+        " --data-dir {input.data_dir} --device {params.device}"
+        " --out-dir {params.out_dir} > {log} 2>&1"
 
 
 rule export_model:

@@ -2,8 +2,8 @@
 """Export a checkpoint for use without this project: torch.export and ONNX, parity-checked.
 
     python workflow/scripts/export.py --model models/finetune/seed1/model.pt \\
-        --data-dir data/hymenoptera_data --out-program models/finetune/seed1/model.pt2 \\
-        --out-onnx models/finetune/seed1/model.onnx --out-report models/finetune/seed1/export.json
+        --data-dir data/hymenoptera_data --out-program exports/finetune/seed1/model.pt2 \\
+        --out-onnx exports/finetune/seed1/model.onnx --out-report exports/finetune/seed1/export.json
 
 ``model.pt2`` is a ``torch.export`` program (``torch.export.load(path).module()``) and
 ``model.onnx`` the ONNX model of torch's dynamo exporter; both take a float32 batch of

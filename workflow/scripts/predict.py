@@ -12,10 +12,11 @@ column lists the checkpoints that voted. Columns: ``path``, ``predicted``,
 ``skipped`` (why a file has no prediction: not an image, or unreadable; such files are
 listed with a warning, never a crash).
 
-In the pipeline (``snakemake predict``, DVC stage ``predict``) the models are every
-seed of one strategy, read from the config files as the report reads them
-(``--strategy S --config FILE...``), and the input is ``predict.input``; ``None``
-(a null ``predict.input``) stands for the evaluation split of ``--data-dir``.
+In the pipeline (``snakemake predict``, DVC stage ``predict``) one job classifies the
+images once per strategy, with every seed's model, strategies and seeds read from the
+config files as the report reads them (``--config FILE... --out-dir predictions``);
+the input is ``predict.input``, where ``None`` (null) stands for the evaluation split of
+``--data-dir``.
 """
 
 from __future__ import annotations
@@ -151,12 +152,17 @@ def predictions_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def pipeline_models(strategy: str, config_files: list[Path]) -> list[Path]:
-    """The pipeline's checkpoints of ``strategy``: one per seed of the config files."""
+def pipeline_jobs(config_files: list[Path], out_dir: Path) -> dict[Path, list[Path]]:
+    """The pipeline's predictions: per strategy of the config files, its CSV in
+    ``out_dir`` and its checkpoints, one per seed (read as the report reads them)."""
     config = load_config_files(config_files)
-    return [
-        Path(pipeline_paths.MODEL.format(strategy=strategy, seed=seed)) for seed in config["seeds"]
-    ]
+    return {
+        out_dir / Path(pipeline_paths.STRATEGY_PREDICTIONS.format(strategy=strategy)).name: [
+            Path(pipeline_paths.MODEL.format(strategy=strategy, seed=seed))
+            for seed in config["seeds"]
+        ]
+        for strategy in config["strategies"]
+    }
 
 
 def resolve_inputs(args: argparse.Namespace) -> list[Path]:
@@ -171,13 +177,30 @@ def resolve_inputs(args: argparse.Namespace) -> list[Path]:
     return [Path(p) for p in inputs]
 
 
-def run(args: argparse.Namespace) -> pd.DataFrame:
-    """Predict every image of ``args.paths`` with ``args.model``; write ``args.out``."""
+def classify(
+    models: list[Path], images: dict[Path, torch.Tensor], skipped: dict[Path, str],
+    device: torch.device, batch_size: int,
+) -> pd.DataFrame:  # fmt: skip
+    """The predictions table of ``models`` (probabilities averaged) for ``images``."""
+    first = load_model(models[0], device)
+    total = np.zeros((len(images), len(first.class_names)))
+    for path in models:
+        loaded = first if path == models[0] else load_model(path, device)
+        if loaded.class_names != first.class_names:
+            raise PipelineError(
+                f"{path}: classes {loaded.class_names} differ from {first.class_names} of "
+                f"{models[0]}; average only models of the same classes"
+            )
+        total += class_probabilities(loaded, list(images.values()), device, batch_size)
+    return predictions_table(list(images), total / len(models), first.class_names, models, skipped)
+
+
+def run(args: argparse.Namespace) -> dict[Path, pd.DataFrame]:
+    """Predict every image of ``args.paths`` with ``args.model`` into ``args.out`` (or,
+    in the pipeline, with each strategy's models into ``args.out_dir``)."""
     tick = time.perf_counter()
     torch.set_num_threads(resolve_threads(args.threads))
-    models = list(args.model or []) or pipeline_models(args.strategy, args.config)
-    if not models:
-        raise PipelineError("no model: give --model, or --strategy with --config")
+    jobs = {args.out: list(args.model)} if args.model else pipeline_jobs(args.config, args.out_dir)
     candidates, skipped = find_images(resolve_inputs(args))
     decoded, unreadable = decode(candidates)
     skipped.update(unreadable)
@@ -188,28 +211,19 @@ def run(args: argparse.Namespace) -> pd.DataFrame:
             f"skipped{': ' + examples if examples else ''}); give JPEG or PNG images"
         )
     device = select_device(args.device)
-    first = load_model(models[0], device)
-    total = np.zeros((len(decoded), len(first.class_names)))
-    for path in models:
-        loaded = first if path == models[0] else load_model(path, device)
-        if loaded.class_names != first.class_names:
-            raise PipelineError(
-                f"{path}: classes {loaded.class_names} differ from {first.class_names} of "
-                f"{models[0]}; average only models of the same classes"
-            )
-        total += class_probabilities(loaded, list(decoded.values()), device, args.batch_size)
-    table = predictions_table(
-        list(decoded), total / len(models), first.class_names, models, skipped
-    )
-    with atomic_open(args.out, "w", encoding="utf-8", newline="") as handle:
-        table.to_csv(handle, index=False)
+    tables = {out: classify(models, decoded, skipped, device, args.batch_size)
+              for out, models in jobs.items()}  # fmt: skip
+    for out, table in tables.items():  # written once every model has worked
+        with atomic_open(out, "w", encoding="utf-8", newline="") as handle:
+            table.to_csv(handle, index=False)
     for path, why in skipped.items():
         log.warning("skipped %s: %s", path, why)
     log.info(
         "%d image(s) classified by %d model(s) in %.1fs (%d skipped) -> %s",
-        len(decoded), len(models), time.perf_counter() - tick, len(skipped), args.out,
+        len(decoded), sum(map(len, jobs.values())), time.perf_counter() - tick, len(skipped),
+        ", ".join(map(str, tables)),
     )  # fmt: skip
-    return table
+    return tables
 
 
 def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
@@ -219,10 +233,12 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     add = parser.add_argument
     add("paths", nargs="+", type=Path, help="images or folders of images (recursive)")
     add("--model", type=Path, action="append", help="checkpoint (repeat to average models)")
-    add("--strategy", help="instead of --model: every seed of this strategy (with --config)")
-    add("--config", type=Path, nargs="+", default=[], help="config file(s) giving the seeds")
+    add("--out", type=Path, help="CSV to write (with --model)")
+    add("--config", type=Path, nargs="+", default=[],
+        help="instead of --model: the pipeline's config file(s); every strategy's models "
+        "(one per seed) classify the images into <--out-dir>/<strategy>.csv")  # fmt: skip
+    add("--out-dir", type=Path, default=Path("predictions"), help="(with --config)")
     add("--data-dir", type=Path, default=None, help="dataset whose evaluation split None means")
-    add("--out", type=Path, required=True, help="CSV to write")
     add("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(default: auto)")
     add("--batch-size", type=int, default=EVAL_BATCH_SIZE, help=f"(default: {EVAL_BATCH_SIZE})")
     add("--threads", type=int, default=0, help="CPU threads; 0: $OMP_NUM_THREADS or all")
@@ -231,8 +247,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
-    if not args.model and not (args.strategy and args.config):
-        raise PipelineError("give --model PATH (repeatable), or --strategy with --config")
+    if bool(args.model) == bool(args.config) or (args.model and not args.out):
+        raise PipelineError("give --model PATH (repeatable) with --out, or --config (pipeline)")
     run(args)
 
 

@@ -22,10 +22,11 @@ PREDICTIONS = "predictions.csv"
 MODEL = "models/{strategy}/seed{seed}/model.pt"
 RUN_METRICS = RUNS_DIR + "/{strategy}/seed{seed}"
 RESUME_DIR = "checkpoints/{strategy}/seed{seed}"
-# Exports of a run's model, next to it (export.py).
-PROGRAM = "models/{strategy}/seed{seed}/model.pt2"
-ONNX = "models/{strategy}/seed{seed}/model.onnx"
-EXPORT_REPORT = "models/{strategy}/seed{seed}/export.json"
+# Exports of a run's model (export.py): not under models/, which DVC's predict stage
+# depends on as a whole, so that exporting (Snakemake only) leaves DVC's view unchanged.
+PROGRAM = "exports/{strategy}/seed{seed}/model.pt2"
+ONNX = "exports/{strategy}/seed{seed}/model.onnx"
+EXPORT_REPORT = "exports/{strategy}/seed{seed}/export.json"
 # Per strategy: predictions of every seed's model on predict.input, and the model card.
 STRATEGY_PREDICTIONS = "predictions/{strategy}.csv"
 MODEL_CARD = "reports/model_card_{strategy}.md"
