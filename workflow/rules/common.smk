@@ -24,6 +24,8 @@ from tlpipe.paths import EXPORT_REPORT, MODEL_CARD, STRATEGY_PREDICTIONS
 from tlpipe.paths import ONNX as ONNX_PATH
 from tlpipe.paths import PROGRAM as PROGRAM_PATH
 from tlpipe.paths import MODEL as MODEL_PATH
+from tlpipe.paths import FINAL_MODEL as FINAL_MODEL_PATH
+from tlpipe.paths import FINAL_PREDICTIONS
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
 try:

@@ -1,10 +1,12 @@
-# One evaluation job per (strategy, seed): the checkpoint chosen on val/ is evaluated on
-# test/ when the dataset has one, else on val/ (eval.json says which).
+# One evaluation job per (strategy, seed): the checkpoint chosen on val/ (model.pt) and
+# the last epoch's (final.pt) are evaluated on test/ when the dataset has one, else on
+# val/ (eval.json says which).
 
 
 rule evaluate:
     input:
         model=MODEL_PATH,
+        final_model=FINAL_MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         script=script("evaluate.py"),
         code=LIBRARY,
@@ -16,6 +18,7 @@ rule evaluate:
             subcategory="{strategy} seed {seed}",
         ),
         predictions=f"{RUN_METRICS}/{PREDICTIONS}",
+        final_predictions=f"{RUN_METRICS}/{FINAL_PREDICTIONS}",
     log:
         "logs/evaluate/{strategy}/seed{seed}.log",
     benchmark:
@@ -30,6 +33,8 @@ rule evaluate:
         device=TRAIN["device"],
     shell:
         "python {input.script} --model {input.model}"
+        " --final-model {input.final_model}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-metrics {output.metrics}"
-        " --out-predictions {output.predictions} > {log} 2>&1"
+        " --out-predictions {output.predictions}"
+        " --out-final-predictions {output.final_predictions} > {log} 2>&1"

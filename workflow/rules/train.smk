@@ -15,6 +15,7 @@ for strategy in STRATEGY_REGISTRY.values():
             code=LIBRARY,
         output:
             model=run_path(MODEL_PATH, strategy.name),
+            final_model=run_path(FINAL_MODEL_PATH, strategy.name),
             metrics=report(
                 run_path(f"{RUN_METRICS}/{TRAIN_METRICS}", strategy.name),
                 caption="../report/captions/train_metrics.rst",
@@ -48,4 +49,5 @@ for strategy in STRATEGY_REGISTRY.values():
             " --weights {params.weights} --pretrained {input.weights}"
             " --weights-sha256 {params.weights_sha256} {params.settings}"
             " --crop-size {params.crop_size} --resize-size {params.resize_size}"
-            " --out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+            " --out-model {output.model} --out-final-model {output.final_model}"
+            " --out-metrics {output.metrics} > {log} 2>&1"

@@ -8,7 +8,10 @@
 
 The checkpoint was chosen on val/ (best epoch), so its val/ accuracy is optimistic:
 with a ``test/`` split in the dataset the evaluation uses it; without one (hymenoptera)
-it uses val/ and ``eval.json`` says so (``split``, ``selected_on``).
+it uses val/ and ``eval.json`` says so (``split``, ``selected_on``). ``--final-model``
+(the last epoch's checkpoint, chosen by no score) is scored on the same images, to
+``eval.json``'s ``final`` and ``--out-final-predictions``: on val-only data the
+comparison rests on it.
 
 Writes accuracy, loss, per-class precision/recall/F1, the confusion matrix (rows: true
 class, columns: predicted, in ``class_names`` order), ROC-AUC (one-vs-rest macro
@@ -110,11 +113,55 @@ def predictions_table(
     return table
 
 
+def score(
+    checkpoint: dict[str, Any],
+    loader: torch.utils.data.DataLoader,
+    device: torch.device,
+    requested_precision: str,
+) -> tuple[torch.Tensor, torch.Tensor, str]:
+    """Logits and labels of ``checkpoint``'s model on ``loader``, and the precision used.
+
+    ``requested_precision`` "checkpoint" means the precision training validated with,
+    so that the accuracy here is the checkpoint's validation accuracy (older
+    checkpoints: fp32).
+    """
+    model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
+    requested = (
+        checkpoint.get("precision", "fp32")
+        if requested_precision == "checkpoint"
+        else requested_precision
+    )
+    precision = resolve_precision(requested, device)
+    logits, labels = predict(model, loader, device, precision)
+    return logits, labels, precision
+
+
+def write_predictions(path: Path, table: pd.DataFrame) -> None:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
+        table.to_csv(handle, index=False)
+
+
+def load_final_checkpoint(path: Path, best: dict[str, Any]) -> dict[str, Any]:
+    """The last epoch's checkpoint, checked to belong to the same run as ``best``."""
+    final = load_checkpoint(path)
+    for key in ("class_names", "transform", "strategy"):
+        if final.get(key) != best.get(key):
+            raise PipelineError(
+                f"{path}: its {key} ({final.get(key)}) differs from the best checkpoint's "
+                f"({best.get(key)}); both must come from the same training run: retrain it"
+            )
+    return final
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    """Evaluate ``args.model`` on ``<data-dir>/test`` (else ``val``); write JSON and CSV."""
+    """Evaluate ``args.model`` (and ``args.final_model``, if given) on
+    ``<data-dir>/test`` (else ``val``); write the JSON and the per-image CSVs."""
     threads = resolve_threads(args.threads)
     torch.set_num_threads(threads)
     checkpoint = load_checkpoint(args.model)
+    final = (
+        None if args.final_model is None else load_final_checkpoint(args.final_model, checkpoint)
+    )
     class_names = checkpoint["class_names"]
     data_dir = Path(args.data_dir)
     found = check_layout(data_dir)
@@ -127,7 +174,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     samples = list_samples(data_dir / split, class_names)
     sizes = checkpoint["transform"]
     # Decoded once, in this process, by a few threads: no loader worker processes, whose
-    # copies of this process doubled the job's memory.
+    # copies of this process doubled the job's memory. Both checkpoints read this copy.
     dataset = CachedImageDataset(
         samples,
         to_network_input(),
@@ -136,14 +183,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     )
     loader = make_loader(dataset, args.batch_size, shuffle=False, num_workers=0, seed=0)
     device = select_device(args.device)
-    model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
-    # By default the precision training validated with, so that the accuracy here is
-    # the checkpoint's validation accuracy (older checkpoints: fp32).
-    requested = (
-        checkpoint.get("precision", "fp32") if args.precision == "checkpoint" else args.precision
-    )
-    precision = resolve_precision(requested, device)
-    logits, labels = predict(model, loader, device, precision)
+    relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
+
+    logits, labels, precision = score(checkpoint, loader, device, args.precision)
     probabilities = torch.softmax(logits, 1).numpy()
     metrics = classification_metrics(probabilities, labels.numpy(), class_names)
     metrics.update(
@@ -167,19 +209,41 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             ),
         },
     )
-    relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
+    if final is not None:
+        final_logits, final_labels, _ = score(final, loader, device, args.precision)
+        final_probabilities = torch.softmax(final_logits, 1).numpy()
+        final_metrics = classification_metrics(
+            final_probabilities, final_labels.numpy(), class_names
+        )
+        # The last epoch's model was fixed before training started: its score on val is
+        # not selected on val (unlike model.pt's), so the comparison can rest on it.
+        metrics["final"] = {
+            "accuracy": final_metrics["accuracy"],
+            "macro_f1": final_metrics["macro_f1"],
+            "loss": summarize(final_logits, final_labels).loss,
+            "checkpoint_epoch": final["epoch"],
+            "selected_on": None,
+            "model": str(args.final_model),
+            "model_sha256": sha256_file(args.final_model),
+        }
+        write_predictions(
+            args.out_final_predictions,
+            predictions_table(relative, final_probabilities, final_labels.numpy(), class_names),
+        )
     table = predictions_table(relative, probabilities, labels.numpy(), class_names)
-    with atomic_open(args.out_predictions, "w", encoding="utf-8", newline="") as handle:
-        table.to_csv(handle, index=False)
+    write_predictions(args.out_predictions, table)
     write_json(args.out_metrics, metrics)
     log.info(
-        "%s: accuracy %.4f, loss %.4f, ROC-AUC %s on %d %s images",
+        "%s: accuracy %.4f, loss %.4f, ROC-AUC %s on %d %s images%s",
         metrics["strategy"],
         metrics["accuracy"],
         metrics["loss"],
         "n/a" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.4f}",
         metrics["n"],
         split,
+        ""
+        if final is None
+        else f"; last epoch's model: accuracy {metrics['final']['accuracy']:.4f}",
     )
     return metrics
 
@@ -192,6 +256,18 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", type=Path, required=True, help="ImageFolder root")
     parser.add_argument("--out-metrics", type=Path, required=True, help="metrics JSON to write")
     parser.add_argument("--out-predictions", type=Path, required=True, help="CSV to write")
+    parser.add_argument(
+        "--final-model",
+        type=Path,
+        default=None,
+        help="the last epoch's checkpoint (train.py --out-final-model), scored too",
+    )
+    parser.add_argument(
+        "--out-final-predictions",
+        type=Path,
+        default=None,
+        help="per-image CSV of --final-model (required with it)",
+    )
     parser.add_argument(
         "--batch-size",
         type=int,
@@ -211,6 +287,8 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> None:
+    if (args.final_model is None) != (args.out_final_predictions is None):
+        raise PipelineError("--final-model and --out-final-predictions go together")
     evaluate(args)
 
 

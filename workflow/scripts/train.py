@@ -157,6 +157,14 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs",
     )
     add("--out-model", type=Path, required=True, help="best checkpoint to write (.pt)")
+    add(
+        "--out-final-model",
+        type=Path,
+        default=None,
+        help="also write the last epoch's checkpoint here (.pt): a model not selected on "
+        "val, which the comparison scores when the dataset has no test split "
+        "(default: not written)",
+    )
     add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
     add(
         "--resume-dir",
@@ -455,24 +463,39 @@ def write_outputs(
     prov: dict[str, Any],
     wall_seconds: float,
 ) -> dict[str, Any]:
-    """Write the final checkpoint (best epoch) and the training metrics JSON."""
+    """Write the best epoch's checkpoint (and the last epoch's, if asked) and the
+    training metrics JSON."""
     config = training_config(args)
     history = progress.history
+    usage = {
+        "arch": args.arch,
+        "strategy": args.strategy,
+        "class_names": data.classes,
+        "config": config,
+        "provenance": prov,
+        "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
+        "precision": training.precision,
+    }
     save_checkpoint(
         args.out_model,
         {
             "state_dict": best_state,
             "epoch": progress.best_epoch,
             "val_acc": progress.best_val_acc,
-            "arch": args.arch,
-            "strategy": args.strategy,
-            "class_names": data.classes,
-            "config": config,
-            "provenance": prov,
-            "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
-            "precision": training.precision,
+            **usage,
         },
     )
+    if args.out_final_model is not None:
+        # The model after the last epoch: fixed in advance, not chosen by its val score.
+        save_checkpoint(
+            args.out_final_model,
+            {
+                "state_dict": plain_state_dict(training.model),
+                "epoch": len(history),
+                "val_acc": history[-1]["val_acc"],
+                **usage,
+            },
+        )
     metrics = {
         "strategy": args.strategy,
         "seed": args.seed,

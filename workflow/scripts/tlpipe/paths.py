@@ -18,8 +18,12 @@ RUNS_DIR = "metrics/runs"
 TRAIN_METRICS = "train.json"
 EVAL_METRICS = "eval.json"
 PREDICTIONS = "predictions.csv"
+# Per-image predictions of the last epoch's model (final.pt): the comparison scores it
+# on val when the dataset has no test split, since model.pt was selected on val.
+FINAL_PREDICTIONS = "predictions_final.csv"
 # Templates with Snakemake-style wildcards; dvc.yaml spells the same paths with ${item.*}.
 MODEL = "models/{strategy}/seed{seed}/model.pt"
+FINAL_MODEL = "models/{strategy}/seed{seed}/final.pt"
 RUN_METRICS = RUNS_DIR + "/{strategy}/seed{seed}"
 RESUME_DIR = "checkpoints/{strategy}/seed{seed}"
 # Exports of a run's model (export.py): not under models/, which DVC's predict stage
