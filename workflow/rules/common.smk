@@ -163,12 +163,19 @@ def print_run_summary():
     lines = []
     for name in STRATEGIES:
         numbers = stats["strategies"][name]
-        accuracy = numbers["eval_accuracy"]
+        accuracy = numbers["accuracy"]
         lines.append(
-            f"  {name:<16} accuracy {accuracy['mean']:.4f} over {numbers['n_seeds']} seed(s)"
-            f" (evaluated on {stats.get('evaluated_on', 'val')})"
+            f"  {name:<16} accuracy {accuracy['mean']:.4f}"
+            f" [{accuracy['ci_low']:.4f}, {accuracy['ci_high']:.4f}]"
+            f" over {numbers['n_seeds']} seed(s) and {accuracy['n_images']} images"
         )
     print(
-        "\nResults\n" + "\n".join(lines) + f"\n\n  {stats['verdict']}\n"
+        "\nResults ("
+        + stats["basis"]["split"]
+        + ", "
+        + ("last-epoch" if stats["basis"]["checkpoint"] == "final" else "best-epoch")
+        + " models; 95% CI over seeds and images)\n"
+        + "\n".join(lines)
+        + f"\n\n  {stats['verdict']}\n"
         f"\n  report: {report.resolve()}\n"
     )

@@ -41,10 +41,11 @@ rule report:
     params:
         runs_dir=runs_dir,
         model_cards=model_cards_dir,
+        margin=config["comparison"]["margin"],
     shell:
         "python {input.script} --config {input.config}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"
         " --out-summary {output.summary} --out-comparison {output.comparison}"
-        " --out-model-cards {params.model_cards} > {log} 2>&1"
+        " --out-model-cards {params.model_cards} --margin {params.margin} > {log} 2>&1"

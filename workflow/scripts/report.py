@@ -41,11 +41,22 @@ from matplotlib.ticker import MaxNLocator
 from PIL import Image
 from sklearn.metrics import ConfusionMatrixDisplay
 
-from tlpipe import paths, stats
+from tlpipe import comparison as comparisons
+from tlpipe import paths
+from tlpipe.comparison_tables import (
+    decision_rule,
+    describe_cell,
+    labels,
+    mcnemar_tables,
+    pairs_table,
+    statistics_table,
+)
+from tlpipe.comparison_tables import number as _number
 from tlpipe.config import load_config_files
 from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
 from tlpipe.strategies import REGISTRY
+from tlpipe.verdict import basis_label
 
 log = logging.getLogger("report")
 
@@ -57,8 +68,8 @@ MAX_CLASSES_WITH_COUNTS = 12
 PAGE_WIDTH_IN = 11.0
 DPI = 110
 #: summary.csv columns before and after the per-class F1 columns.
-SUMMARY_HEAD = ("strategy", "seed", "eval_split", "eval_accuracy", "eval_loss", "macro_f1",
-                "roc_auc")  # fmt: skip
+SUMMARY_HEAD = ("strategy", "seed", "eval_split", "eval_accuracy", "final_eval_accuracy",
+                "eval_loss", "macro_f1", "roc_auc")  # fmt: skip
 SUMMARY_TAIL = ("best_val_acc", "best_epoch", "final_val_acc", "epochs", "train_seconds",
                 "peak_rss_mb", "trainable_parameters", "n_train", "n_eval")  # fmt: skip
 PREDICTION_COLUMNS = ("path", "true", "predicted", "probability", "correct")
@@ -73,6 +84,8 @@ class Run:
     train: dict[str, Any]
     evaluation: dict[str, Any]
     predictions: pd.DataFrame
+    #: The last epoch's model on the same images (None for runs evaluated without it).
+    final_predictions: pd.DataFrame | None = None
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -106,6 +119,8 @@ def load_run(runs_dir: Path, strategy: str, seed: int) -> Run:
     train = read_json(folder / paths.TRAIN_METRICS)
     evaluation = read_json(folder / paths.EVAL_METRICS)
     predictions = read_predictions(folder / paths.PREDICTIONS)
+    final_path = folder / paths.FINAL_PREDICTIONS
+    final = read_predictions(final_path) if final_path.exists() else None
     eval_seed = evaluation.get("seed")
     if eval_seed is None:  # older eval.json: the seed is in the checkpoint's provenance
         eval_seed = evaluation.get("provenance", {}).get("seed")
@@ -118,7 +133,7 @@ def load_run(runs_dir: Path, strategy: str, seed: int) -> Run:
                 f"{folder / name}: holds strategy {found[0]}, seed {found[1]}, not "
                 f"{strategy}, seed {seed}; rerun that run"
             )
-    return Run(strategy, seed, train, evaluation, predictions)
+    return Run(strategy, seed, train, evaluation, predictions, final)
 
 
 def load_runs(runs_dir: Path, strategies: list[str], seeds: list[int]) -> list[Run]:
@@ -164,6 +179,7 @@ def summary_row(run: Run, split: str) -> dict[str, Any]:
         "seed": run.seed,
         "eval_split": split,
         "eval_accuracy": evaluation["accuracy"],
+        "final_eval_accuracy": evaluation.get("final", {}).get("accuracy", np.nan),
         "eval_loss": evaluation["loss"],
         "macro_f1": evaluation["macro_f1"],
         "roc_auc": np.nan if evaluation.get("roc_auc") is None else evaluation["roc_auc"],
@@ -191,190 +207,84 @@ def summary_table(runs: list[Run], split: str) -> pd.DataFrame:
     return table[[*SUMMARY_HEAD, *f1, *SUMMARY_TAIL]]
 
 
+def verdict_basis(runs: list[Run], split: str) -> tuple[dict[str, Any], dict]:
+    """What the verdict rests on, and its per-image outcomes per (strategy, seed).
+
+    A test split: the best-epoch models (selected on val) scored on test. Val only: the
+    last-epoch models, which no score selected, scored on val; runs evaluated before
+    final.pt existed fall back to the best-epoch models, labelled as selected on val.
+    """
+    if split == "val" and all(r.final_predictions is not None for r in runs):
+        basis = {"split": split, "checkpoint": "final", "selected_on": None}
+        tables = {(r.strategy, r.seed): r.final_predictions for r in runs}
+    else:
+        basis = {"split": split, "checkpoint": "best", "selected_on": "val"}
+        tables = {(r.strategy, r.seed): r.predictions for r in runs}
+    outcomes = {key: t.set_index("path")["correct"].astype(bool) for key, t in tables.items()}
+    return basis, outcomes
+
+
 def compare_runs(
-    summary: pd.DataFrame, runs: list[Run], strategies: list[str], split: str
+    summary: pd.DataFrame, runs: list[Run], strategies: list[str], split: str, margin: float
 ) -> dict[str, Any]:
-    """:func:`tlpipe.stats.compare` of the runs, plus what was evaluated and selected on."""
-    correctness = {
-        (r.strategy, r.seed): r.predictions.set_index("path")["correct"].astype(bool) for r in runs
-    }
+    """:func:`tlpipe.comparison.compare` of the runs on the verdict's basis."""
+    basis, outcomes = verdict_basis(runs, split)
     try:
-        comparison = stats.compare(summary, correctness, strategies=strategies)
+        comparison = comparisons.compare(
+            summary, outcomes, basis, strategies=strategies, margin_points=margin
+        )
     except ValueError as err:
         raise PipelineError(f"cannot compare the runs: {err}") from None
-    comparison.update(evaluated_on=split, selected_on="val", metric="eval_accuracy")
     # `dvc metrics show/diff` only reads numbers in nested mappings, not in lists: the
     # headline numbers of every pair again, keyed by pair.
     comparison["differences"] = {
         f"{p['a']}_vs_{p['b']}": {
-            key: p[key]
-            for key in ("mean_difference", "ci_low", "ci_high", "p_value", "p_value_holm")
+            "difference_points": p["difference_points"]["estimate"],
+            "ci_low_points": p["difference_points"]["ci_low"],
+            "ci_high_points": p["difference_points"]["ci_high"],
+            "p_value_adjusted": p["difference"]["p_value_adjusted"],
         }
         for p in comparison["pairs"]
+        if p.get("n_seeds")
     }
     return comparison
 
 
-def labels(split: str) -> dict[str, str]:
-    """Names of the numbers; every val number says whether the checkpoint was picked on it."""
-    if split == "val":
-        evaluated = "evaluated val accuracy (best epoch, selected on val)"
-        f1 = "macro F1 on val (best epoch, selected on val)"
-    else:
-        evaluated = f"evaluated {split} accuracy (checkpoint selected on val)"
-        f1 = f"macro F1 on {split} (checkpoint selected on val)"
-    return {
-        "eval_accuracy": evaluated,
-        "macro_f1": f1,
-        "best_val_acc": "training-time val accuracy (best epoch, selected on val)",
-        "final_val_acc": "training-time val accuracy (final epoch, not selected)",
-        "train_seconds": "training time (s)",
-        "peak_rss_mb": "peak memory (MB, training process)",
-    }
+def basis_accuracy(summary: pd.DataFrame, basis: dict[str, Any]) -> pd.Series:
+    """Per run, the accuracy the verdict rests on (indexed by strategy and seed)."""
+    column = "final_eval_accuracy" if basis["checkpoint"] == "final" else "eval_accuracy"
+    return summary.set_index(["strategy", "seed"])[column]
 
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-def protocol(split: str, seeds: list[int], n_eval: int, n_strategies: int) -> str:
+def protocol(split: str, seeds: list[int], n_eval: int, basis: dict[str, Any]) -> str:
     """One line saying how the numbers were obtained."""
     runs = (
         f"{_count(len(seeds), 'seed')} per strategy ({'seed' if len(seeds) == 1 else 'seeds'} "
-        f"{', '.join(map(str, seeds))})"
+        f"{', '.join(map(str, seeds))}), paired by seed across strategies"
     )
-    if n_strategies > 1:
-        runs += ", paired by seed across strategies"
-    if split == "val":
-        return (
-            f"{runs}; evaluated on val/ ({n_eval} images), the split that selected the "
-            "checkpoint: optimistic; the final-epoch val accuracy (not selected) is shown "
-            "beside it."
+    if basis["checkpoint"] == "final":
+        scored = (
+            f"the verdict scores the last-epoch models on {split}/ ({n_eval} images), which no "
+            "score selected; the best-epoch figures, selected on val/, are shown as such"
+        )
+    elif split == "val":
+        scored = (
+            f"evaluated on val/ ({n_eval} images), the split that selected the checkpoint: "
+            "optimistic (these runs have no last-epoch model; retrain to get one)"
+        )
+    else:
+        scored = (
+            f"evaluated on {split}/ ({n_eval} images), held out from training; the "
+            "checkpoint (best epoch) is selected on val/"
         )
     return (
-        f"{runs}; evaluated on {split}/ ({n_eval} images), held out from training; the "
-        "checkpoint (best epoch) is selected on val/."
+        f"{runs}; {scored}. Intervals of the verdict cover the training noise (seeds) and "
+        "the sampling of the evaluation images."
     )
-
-
-def _number(value: float | None, scale: float, digits: int, sign: bool = False) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "n/a"
-    return f"{value * scale:{'+' if sign else ''}.{digits}f}"
-
-
-def _interval(
-    low: float | None, high: float | None, scale: float, digits: int, sign: bool = False
-) -> str:
-    if low is None or high is None:
-        return "n/a"
-    return f"[{_number(low, scale, digits, sign)}, {_number(high, scale, digits, sign)}]"
-
-
-def _p(value: float | None, alpha: float) -> str:
-    """A p-value as in the verdict: ``0.043`` or ``< 0.001``."""
-    return "n/a" if value is None else stats.format_p(value, alpha).removeprefix("p = ")
-
-
-#: (scale, decimals) of each metric on the page: accuracies and F1 in %.
-METRIC_FORMAT = {"train_seconds": (1.0, 0), "peak_rss_mb": (1.0, 0)}
-
-
-def describe_cell(entry: dict[str, Any], metric: str) -> str:
-    """``mean ± sd [CI low, CI high]`` of one metric of one strategy."""
-    scale, digits = METRIC_FORMAT.get(metric, (100.0, 1))
-    if entry["mean"] is None:
-        return "n/a"
-    text = _number(entry["mean"], scale, digits)
-    if entry["std"] is not None:
-        text += f" ± {_number(entry['std'], scale, digits)}"
-    if entry["ci_low"] is not None:
-        text += " " + _interval(entry["ci_low"], entry["ci_high"], scale, digits)
-    return text
-
-
-def statistics_table(
-    comparison: dict[str, Any], summary: pd.DataFrame, split: str
-) -> dict[str, Any]:
-    """Per strategy: mean ± sd and confidence interval of each metric over the seeds, then
-    the epochs and trainable parameters (the same for every seed)."""
-    names = labels(split)
-    level = f"{comparison['confidence'] * 100:g}%"
-    strategies = comparison["strategies"]
-    rows = [["seeds (n)"] + [f"{e['n_seeds']}" for e in strategies.values()]]
-    for metric in stats.METRICS:
-        name = names[metric] + ("" if metric in METRIC_FORMAT else ", %")
-        rows.append([name] + [describe_cell(e[metric], metric) for e in strategies.values()])
-    per_strategy = summary.groupby("strategy", sort=False)
-    for column, name in (("epochs", "epochs"), ("trainable_parameters", "trainable parameters")):
-        values = per_strategy[column].agg(lambda v: ", ".join(f"{x:,}" for x in sorted(set(v))))
-        rows.append([name] + [values[s] for s in strategies])
-    return {"headers": [f"mean ± sd [{level} CI] over seeds", *strategies], "rows": rows}
-
-
-def pairs_table(comparison: dict[str, Any], split: str) -> dict[str, Any]:
-    """Per pair: paired difference, its interval, the tests, what could be detected, cost."""
-    level = f"{comparison['confidence'] * 100:g}%"
-    holm = len(comparison["strategies"]) > 2
-    alpha = comparison["alpha"]
-    headers = [
-        "pair (a − b)",
-        "paired seeds",
-        f"mean difference in {labels(split)['eval_accuracy']}, points",
-        f"{level} CI, points",
-        "paired t-test p",
-        *(["Holm-adjusted p"] if holm else []),
-        f"min. detectable difference, points ({comparison['power'] * 100:g}% power)",
-        "training time ratio (a / b)",
-        "significant",
-    ]
-    rows = []
-    for pair in comparison["pairs"]:
-        ratio = pair["time_ratio"]
-        rows.append(
-            [
-                f"{pair['a']} − {pair['b']}",
-                str(pair["n"]),
-                _number(pair["mean_difference"], 100, 1, sign=True),
-                _interval(pair["ci_low"], pair["ci_high"], 100, 1, sign=True),
-                _p(pair["p_value"], alpha),
-                *([_p(pair["p_value_holm"], alpha)] if holm else []),
-                _number(pair["min_detectable_difference"], 100, 1),
-                "n/a" if ratio is None else f"{ratio:.2f}×",
-                "yes" if pair["significant"] else "no",
-            ]
-        )
-    return {"headers": headers, "rows": rows}
-
-
-def mcnemar_tables(comparison: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per pair, one row per seed: the discordant images and the exact McNemar p."""
-    tables = []
-    for pair in comparison["pairs"]:
-        a, b = pair["a"], pair["b"]
-        rows = [
-            [
-                str(m["seed"]),
-                str(m["n"]),
-                str(m["a_only_correct"]),
-                str(m["b_only_correct"]),
-                str(m["both_correct"]),
-                str(m["both_wrong"]),
-                _p(m["p_value"], comparison["alpha"]),
-            ]
-            for m in pair["mcnemar"]
-        ]
-        headers = [
-            "seed",
-            "images",
-            f"only {a} correct",
-            f"only {b} correct",
-            "both correct",
-            "both wrong",
-            "exact McNemar p",
-        ]
-        tables.append({"title": f"{a} vs {b}", "headers": headers, "rows": rows})
-    return tables
 
 
 def runs_table(summary: pd.DataFrame, split: str) -> dict[str, Any]:
@@ -384,6 +294,7 @@ def runs_table(summary: pd.DataFrame, split: str) -> dict[str, Any]:
         "strategy",
         "seed",
         f"{names['eval_accuracy']}, %",
+        f"{names['final_eval_accuracy']}, %",
         f"{names['best_val_acc']}, %",
         "best epoch",
         f"{names['final_val_acc']}, %",
@@ -395,6 +306,7 @@ def runs_table(summary: pd.DataFrame, split: str) -> dict[str, Any]:
             row.strategy,
             str(row.seed),
             _number(row.eval_accuracy, 100, 1),
+            _number(row.final_eval_accuracy, 100, 1),
             _number(row.best_val_acc, 100, 1),
             f"{row.best_epoch} of {row.epochs}",
             _number(row.final_val_acc, 100, 1),
@@ -522,7 +434,7 @@ def plot_strip(
     offsets = dict(
         zip(seeds, np.linspace(-0.08, 0.08, len(seeds)) if len(seeds) > 1 else [0.0], strict=True)
     )
-    table = summary.set_index(["strategy", "seed"])["eval_accuracy"] * 100
+    table = basis_accuracy(summary, comparison["basis"]) * 100
     fig, ax = plt.subplots(figsize=(max(4.5, 2.2 * len(strategies) + 1.5), 4.2))
     for seed in seeds:
         xs = [i - 0.12 + offsets[seed] for i, s in enumerate(strategies) if (s, seed) in table]
@@ -532,23 +444,24 @@ def plot_strip(
         own = table.loc[strategy]
         xs = [i - 0.12 + offsets[s] for s in own.index]
         ax.scatter(xs, own.values, s=36, color=colors[strategy], edgecolor="white", zorder=3)
-        entry = comparison["strategies"][strategy]["eval_accuracy"]
+        entry = comparison["strategies"][strategy]["accuracy"]
         mean = entry["mean"] * 100
-        if entry["ci_low"] is not None:
-            err = [[mean - entry["ci_low"] * 100], [entry["ci_high"] * 100 - mean]]
-            ax.errorbar(i + 0.15, mean, yerr=err, color="black", capsize=5, lw=1.2, zorder=2)
+        err = [[mean - entry["ci_low"] * 100], [entry["ci_high"] * 100 - mean]]
+        ax.errorbar(i + 0.15, mean, yerr=err, color="black", capsize=5, lw=1.2, zorder=2)
         ax.plot(i + 0.15, mean, "D", ms=8, color=colors[strategy], mec="black", zorder=4)
     level = f"{comparison['confidence'] * 100:g}%"
     ax.set_xticks(range(len(strategies)), strategies)
     ax.set_xlim(-0.6, len(strategies) - 0.4)
-    ax.set_ylabel(f"{labels(split)['eval_accuracy']}, %", fontsize=9)
+    ax.set_ylabel(f"{basis_label(comparison['basis'])}, %", fontsize=8, wrap=True)
     ax.set_title(f"Per-seed accuracy ({_count(len(seeds), 'seed')})", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(
         handles=[
             Line2D([], [], ls="", marker="o", color="0.4", label="one seed"),
             Line2D([], [], ls="-", color="0.6", lw=0.8, label="same seed"),
-            Line2D([], [], ls="-", marker="D", color="black", label=f"mean, {level} CI"),
+            Line2D(
+                [], [], ls="-", marker="D", color="black", label=f"mean, {level} CI (seeds, images)"
+            ),
         ],
         fontsize=8,
         loc="best",
@@ -667,14 +580,18 @@ def plot_confusion_matrices(matrices: dict[str, dict[str, Any]]) -> plt.Figure:
     return fig
 
 
-def plot_cost_accuracy(summary: pd.DataFrame, colors: dict[str, Any], split: str) -> plt.Figure:
+def plot_cost_accuracy(
+    summary: pd.DataFrame, colors: dict[str, Any], basis: dict[str, Any]
+) -> plt.Figure:
     """Training time against accuracy, one point per run, the strategy means as diamonds."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    accuracy = basis_accuracy(summary, basis).to_numpy()
     for strategy, color in colors.items():
-        own = summary[summary["strategy"] == strategy]
+        mine = (summary["strategy"] == strategy).to_numpy()
+        own = summary[mine]
         ax.scatter(
             own["train_seconds"],
-            own["eval_accuracy"] * 100,
+            accuracy[mine] * 100,
             color=color,
             s=30,
             alpha=0.8,
@@ -682,7 +599,7 @@ def plot_cost_accuracy(summary: pd.DataFrame, colors: dict[str, Any], split: str
         )
         ax.plot(
             own["train_seconds"].mean(),
-            own["eval_accuracy"].mean() * 100,
+            accuracy[mine].mean() * 100,
             "D",
             ms=9,
             color=color,
@@ -690,7 +607,7 @@ def plot_cost_accuracy(summary: pd.DataFrame, colors: dict[str, Any], split: str
             label=f"{strategy} mean",
         )
     ax.set(xlabel="training time (s)")
-    ax.set_ylabel(f"{labels(split)['eval_accuracy']}, %", fontsize=9)
+    ax.set_ylabel(f"{basis_label(basis)}, %", fontsize=8, wrap=True)
     ax.set_title("Cost and accuracy", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -829,20 +746,32 @@ def model_card_context(
     models = [paths.MODEL.format(strategy=strategy, seed=r.seed) for r in own]
     names = labels(split)
     level = f"{comparison['confidence'] * 100:g}%"
-    results = []
-    for metric in ("eval_accuracy", "macro_f1", "best_val_acc", "final_val_acc", "train_seconds"):
+    accuracy = numbers["accuracy"]
+    results = [
+        {
+            "name": f"accuracy: {basis_label(comparison['basis'])}",
+            "value": _number(accuracy["mean"]),
+            "ci": f"[{_number(accuracy['ci_low'])}, {_number(accuracy['ci_high'])}] "
+            "over seeds and images",
+        }
+    ]
+    for metric in ("eval_accuracy", "final_eval_accuracy", "macro_f1", "best_val_acc",
+                   "train_seconds"):  # fmt: skip
         cell = describe_cell(numbers[metric], metric).split(" [")
+        if cell[0] == "n/a":
+            continue
         results.append(
             {
                 "name": names[metric],
                 "value": cell[0],
-                "ci": f"[{cell[1]}" if len(cell) > 1 else "n/a",
+                "ci": f"[{cell[1]} over seeds only" if len(cell) > 1 else "n/a",
             }
         )
     caveat = (
-        "Selection on val: with no test/ split, the checkpoint was chosen on the same val/ "
-        "images the accuracy is reported on, so that figure is optimistic; the final-epoch "
-        "val accuracy (not selected) is the less biased one."
+        "Selection on val: with no test/ split, the best-epoch checkpoint (the model this card "
+        "describes) was chosen on the same val/ images its accuracy is measured on, so that "
+        "figure is optimistic; the comparison rests on the last-epoch models, which no "
+        "score selected."
         if split == "val"
         else f"The checkpoint was chosen on val/; the accuracy is measured on {split}/, "
         "images that played no part in training or selection."
@@ -888,7 +817,7 @@ def render(args: argparse.Namespace) -> dict[str, Any]:
     summary = summary_table(runs, split)
     with atomic_open(args.out_summary, "w", encoding="utf-8", newline="") as handle:
         summary.to_csv(handle, index=False)
-    comparison = compare_runs(summary, runs, strategies, split)
+    comparison = compare_runs(summary, runs, strategies, split, args.margin)
     write_json(args.out_comparison, comparison)
 
     colors = strategy_colors(strategies)
@@ -898,7 +827,7 @@ def render(args: argparse.Namespace) -> dict[str, Any]:
             "strip_plot": plot_strip(summary, comparison, colors, split),
             "learning_curves": plot_learning_curves(runs, colors),
             "confusion_matrices": plot_confusion_matrices(summed_confusion(runs, strategies)),
-            "cost_accuracy": plot_cost_accuracy(summary, colors, split),
+            "cost_accuracy": plot_cost_accuracy(summary, colors, comparison["basis"]),
             "misclassified": plot_misclassified(wrong, args.data_dir),
         },
         args.out_figures,
@@ -909,12 +838,13 @@ def render(args: argparse.Namespace) -> dict[str, Any]:
         "title": "Transfer learning: " + " vs ".join(strategies),
         "subtitle": subtitle(runs[0].train, quality, len(seeds)),
         "verdict": comparison["verdict"],
-        "protocol": protocol(split, seeds, int(runs[0].evaluation["n"]), len(strategies)),
+        "protocol": protocol(split, seeds, int(runs[0].evaluation["n"]), comparison["basis"]),
         "split": split,
-        "eval_label": labels(split)["eval_accuracy"],
+        "eval_label": basis_label(comparison["basis"]),
         "level": f"{comparison['confidence'] * 100:g}%",
-        "statistics": statistics_table(comparison, summary, split),
-        "pairs": pairs_table(comparison, split),
+        "statistics": statistics_table(comparison, split),
+        "pairs": pairs_table(comparison),
+        "decision_rule": decision_rule(comparison),
         "mcnemar": mcnemar_tables(comparison),
         "runs": runs_table(summary, split),
         "per_class": per_class_table(summary, class_names, split),
@@ -976,6 +906,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out-model-cards", type=Path, required=True, help="folder for model_card_<strategy>.md"
+    )
+    parser.add_argument(
+        "--margin",
+        type=float,
+        default=comparisons.MARGIN_POINTS,
+        help="equivalence margin in percentage points: a pair whose difference lies "
+        f"within it is called equivalent (default: {comparisons.MARGIN_POINTS:g})",
     )
     parser.add_argument("--verbose", action="store_true", help="debug logging")
     return parser
