@@ -199,8 +199,8 @@ def test_metrics_and_plots_work_from_git(snakemake_first):
     assert "accuracy" in metrics["metrics/runs/feature_extract/seed4/eval.json"]["data"]
     comparison = json.loads((project / "metrics/comparison.json").read_text())
     shown = metrics["metrics/comparison.json"]["data"]["differences"]
-    difference = shown["finetune_vs_feature_extract"]["mean_difference"]
-    assert difference == comparison["pairs"][0]["mean_difference"]
+    difference = shown["finetune_vs_feature_extract"]["difference_points"]
+    assert difference == comparison["pairs"][0]["difference_points"]["estimate"]
     plots = dvc(project, "plots", "show", "--json").stdout
     for figure in ("strip_plot", "learning_curves", "confusion_matrices", "cost_accuracy"):
         assert f"reports/figures/{figure}.png" in plots

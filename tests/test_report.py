@@ -38,6 +38,15 @@ WRONG = {
     ("feature_extract", 2): [2, 5],
     ("feature_extract", 3): [2, 4, 5],
 }
+# The same for the last epoch's models (predictions_final.csv), which the verdict scores.
+FINAL_WRONG = {
+    ("finetune", 1): [5],
+    ("finetune", 2): [5],
+    ("finetune", 3): [2, 5],
+    ("feature_extract", 1): [2, 4, 5],
+    ("feature_extract", 2): [2, 5],
+    ("feature_extract", 3): [2, 4, 5],
+}
 SEEDS = [1, 2, 3]
 STRATEGIES = ["finetune", "feature_extract"]
 SECONDS = {"finetune": [30.0, 32.0, 31.0], "feature_extract": [10.0, 11.0, 12.0]}
@@ -48,12 +57,12 @@ def accuracy(strategy: str, seed: int) -> float:
     return 1 - len(WRONG[(strategy, seed)]) / len(IMAGES)
 
 
-def predictions(strategy: str, seed: int, split: str) -> pd.DataFrame:
-    """predictions.csv of a run that gets WRONG[(strategy, seed)] wrong."""
+def predictions(strategy: str, seed: int, split: str, wrong_of=WRONG) -> pd.DataFrame:
+    """predictions.csv of a run that gets wrong_of[(strategy, seed)] wrong."""
     rows = []
     for i, image in enumerate(IMAGES):
         true = image.split("/")[0]
-        wrong = i in WRONG[(strategy, seed)]
+        wrong = i in wrong_of[(strategy, seed)]
         predicted = CLASSES[1 - CLASSES.index(true)] if wrong else true
         probability = 0.6 if wrong else 0.8
         p = {f"p_{c}": probability if c == predicted else 1 - probability for c in CLASSES}
@@ -151,8 +160,9 @@ def train_json(strategy: str, seed: int, eval_accuracy: float) -> dict:
     return metrics
 
 
-def make_project(root: Path, split: str = "val") -> dict[str, Path]:
-    """A runs tree, a dataset with the evaluated images, data_quality.json and a config."""
+def make_project(root: Path, split: str = "val", final: bool = True) -> dict[str, Path]:
+    """A runs tree, a dataset with the evaluated images, data_quality.json and a config;
+    ``final``: with the last epoch's models' predictions, as evaluate.py writes them."""
     data_dir = make_image_folder(root / "data", tuple(CLASSES), n_train=2, n_val=3)
     if split != "val":
         (data_dir / "val").rename(data_dir / split)
@@ -163,6 +173,10 @@ def make_project(root: Path, split: str = "val") -> dict[str, Path]:
         table = predictions(strategy, seed, split)
         table.to_csv(folder / paths.PREDICTIONS, index=False)
         evaluation = eval_json(table, strategy, seed, split)
+        if final:
+            last = predictions(strategy, seed, split, FINAL_WRONG)
+            last.to_csv(folder / paths.FINAL_PREDICTIONS, index=False)
+            evaluation["final"] = {"accuracy": float(last.correct.mean()), "checkpoint_epoch": 3}
         (folder / paths.EVAL_METRICS).write_text(json.dumps(evaluation))
         train = train_json(strategy, seed, evaluation["accuracy"])
         (folder / paths.TRAIN_METRICS).write_text(json.dumps(train))
@@ -205,6 +219,7 @@ def run_report(project: dict[str, Path]) -> dict[str, Path]:
         "--out-summary", str(out["summary"]),
         "--out-comparison", str(out["comparison"]),
         "--out-model-cards", str(root / "reports"),
+        "--margin", "1.0",
     ]  # fmt: skip
     main(get_args_parser().parse_args(argv))
     return out
@@ -223,6 +238,8 @@ def test_summary_has_one_row_per_run_with_the_input_numbers(val_report):
     )
     for row in summary.itertuples():
         assert row.eval_accuracy == pytest.approx(accuracy(row.strategy, row.seed))
+        final_wrong = len(FINAL_WRONG[(row.strategy, row.seed)])
+        assert row.final_eval_accuracy == pytest.approx(1 - final_wrong / 6)
         assert row.best_val_acc == pytest.approx(accuracy(row.strategy, row.seed))
         assert row.final_val_acc == pytest.approx(0.75 + 0.01 * row.seed)
         assert row.train_seconds == SECONDS[row.strategy][SEEDS.index(row.seed)]
@@ -234,28 +251,50 @@ def test_summary_has_one_row_per_run_with_the_input_numbers(val_report):
         assert (row.eval_split, row.epochs, row.best_epoch, row.n_eval) == ("val", 3, 2, 6)
     assert math.isnan(summary.roc_auc[2])  # eval.json roc_auc: null
     assert list(summary.columns) == [
-        "strategy", "seed", "eval_split", "eval_accuracy", "eval_loss", "macro_f1", "roc_auc",
+        "strategy", "seed", "eval_split", "eval_accuracy", "final_eval_accuracy", "eval_loss",
+        "macro_f1", "roc_auc",
         "f1_ants", "f1_bees", "best_val_acc", "best_epoch", "final_val_acc", "epochs",
         "train_seconds", "peak_rss_mb", "trainable_parameters", "n_train", "n_eval",
     ]  # fmt: skip
 
 
-def test_comparison_json_holds_the_hand_computed_paired_difference(val_report):
+def test_comparison_json_rests_on_the_last_epoch_models(val_report):
+    """Val only: the verdict scores the last-epoch models (predictions_final.csv), whose
+    per-image outcomes give the hand-computed differences."""
     comparison = json.loads(val_report["comparison"].read_text())
-    assert (comparison["evaluated_on"], comparison["selected_on"]) == ("val", "val")
-    assert comparison["metric"] == "eval_accuracy"
+    assert comparison["basis"] == {
+        "split": "val", "checkpoint": "final", "selected_on": None, "n_images": 6
+    }  # fmt: skip
+    assert comparison["verdict"].startswith(
+        "Scored: last-epoch models (chosen by no score) on val/ (6 images)."
+    )
     (pair,) = comparison["pairs"]
     assert (pair["a"], pair["b"], pair["seeds"]) == ("finetune", "feature_extract", SEEDS)
-    # Per seed: 6/6 - 4/6, 5/6 - 4/6, 5/6 - 3/6.
-    assert pair["differences"] == pytest.approx([2 / 6, 1 / 6, 2 / 6])
-    assert pair["mean_difference"] == pytest.approx(5 / 18)
-    assert pair["time_ratio"] == pytest.approx(31.0 / 11.0)
+    # Per seed (last epoch): 5/6 - 3/6, 5/6 - 4/6, 4/6 - 3/6.
+    assert pair["difference"]["mean"] == pytest.approx(4 / 18)
+    assert pair["difference_points"]["estimate"] == pytest.approx(400 / 18, abs=1e-3)
+    assert pair["seeds_won"] == {"a": 3, "b": 0, "tied": 0}
+    assert pair["decision"] == "inconclusive"  # 6 images cannot carry a decision
+    assert pair["cost"]["train_seconds"]["ratio"] == pytest.approx(
+        (30 / 10 * 32 / 11 * 31 / 12) ** (1 / 3)
+    )
     discordant = [(m["seed"], m["a_only_correct"], m["b_only_correct"]) for m in pair["mcnemar"]]
-    assert discordant == [(1, 2, 0), (2, 1, 0), (3, 2, 0)]
+    assert discordant == [(1, 2, 0), (2, 1, 0), (3, 1, 0)]
     finetune = comparison["strategies"]["finetune"]
+    assert finetune["accuracy"]["mean"] == pytest.approx(14 / 18)
+    assert finetune["accuracy"]["ci_low"] < 14 / 18 < finetune["accuracy"]["ci_high"]
     assert finetune["eval_accuracy"]["values"] == pytest.approx([1.0, 5 / 6, 5 / 6])
     assert finetune["peak_rss_mb"]["n"] == 2  # the run without peak_rss_mb is left out
-    assert comparison["verdict"]
+    shown = comparison["differences"]["finetune_vs_feature_extract"]
+    assert shown["difference_points"] == pair["difference_points"]["estimate"]
+
+
+def test_runs_without_last_epoch_models_are_scored_as_selected_on_val(tmp_path):
+    out = run_report(make_project(tmp_path, final=False))
+    comparison = json.loads(out["comparison"].read_text())
+    assert comparison["basis"]["checkpoint"] == "best"
+    assert "the images that selected them (optimistic" in comparison["verdict"]
+    assert comparison["pairs"][0]["difference"]["mean"] == pytest.approx(5 / 18)
 
 
 def test_pages_lead_with_the_verdict_and_say_what_was_selected_on_val(val_report):
@@ -269,10 +308,11 @@ def test_pages_lead_with_the_verdict_and_say_what_was_selected_on_val(val_report
         (markdown, comparison["verdict"]),
     ):
         assert page.index(verdict) < page.index("Protocol: 3 seeds per strategy")
-        assert "the split that selected the checkpoint: optimistic" in page
-        assert "val accuracy (best epoch, selected on val)" in page
-        assert "val accuracy (final epoch, not selected)" in page
-        assert "+27.8" in page  # the mean paired difference in points
+        assert "the verdict scores the last-epoch models on val/ (6 images)" in page
+        assert "val accuracy of the best epoch (selected on val)" in page
+        assert "val accuracy of the last epoch (not selected)" in page
+        assert "+22.2" in page  # the mean paired difference in points
+        assert "training noise only" in page and "over seeds and images" in page
         # feature_extract gets ants_2 and bees_2 wrong in every seed, bees_1 in one
         assert "feature_extract: 3 of 6 images wrong in at least one of 3 seeds, 2 in all" in page
     assert "wrong in 3 of 3 seeds" in html
@@ -300,10 +340,11 @@ def test_figures_are_written_and_embedded(val_report):
 def test_test_split_is_named_as_held_out(tmp_path):
     out = run_report(make_project(tmp_path, split="test"))
     assert set(pd.read_csv(out["summary"]).eval_split) == {"test"}
-    assert json.loads(out["comparison"].read_text())["evaluated_on"] == "test"
+    basis = json.loads(out["comparison"].read_text())["basis"]
+    assert (basis["split"], basis["checkpoint"], basis["selected_on"]) == ("test", "best", "val")
     for page in (out["html"].read_text(), out["markdown"].read_text()):
         assert "evaluated on test/ (6 images), held out from training" in page
-        assert "test accuracy (checkpoint selected on val)" in page
+        assert "test accuracy of the best epoch (selected on val)" in page
         assert "optimistic" not in page
         assert "| test | 3 | 3 | 6 |" in page or "<td>test</td>" in page
     card = (out["html"].parent / "model_card_finetune.md").read_text()
@@ -397,11 +438,19 @@ def test_model_cards_show_each_strategy_with_its_statistics(val_report):
     comparison = json.loads(val_report["comparison"].read_text())
     for strategy in STRATEGIES:
         card = (reports / f"model_card_{strategy}.md").read_text()
-        numbers = comparison["strategies"][strategy]["eval_accuracy"]
-        row = (f"| evaluated val accuracy (best epoch, selected on val) | "
-               f"{numbers['mean'] * 100:.1f} ± {numbers['std'] * 100:.1f} | "
-               f"[{numbers['ci_low'] * 100:.1f}, {numbers['ci_high'] * 100:.1f}] |")  # fmt: skip
+        numbers = comparison["strategies"][strategy]["accuracy"]
+        row = (f"| accuracy: last-epoch models (chosen by no score) on val/ (6 images) | "
+               f"{numbers['mean'] * 100:.1f} | "
+               f"[{numbers['ci_low'] * 100:.1f}, {numbers['ci_high'] * 100:.1f}] over seeds "
+               "and images |")  # fmt: skip
         assert row in card
+        best = comparison["strategies"][strategy]["eval_accuracy"]
+        row = (f"| val accuracy of the best epoch (selected on val) | "
+               f"{best['mean'] * 100:.1f} ± {best['std'] * 100:.1f} | "
+               f"[{best['ci_low'] * 100:.1f}, {best['ci_high'] * 100:.1f}] "
+               "over seeds only |")  # fmt: skip
+        assert row in card
+        assert "Only the first row's interval covers both" in card
         assert f"# Model card: resnet18, {strategy} (ants vs bees)" in card
         assert "3 models, one per seed: `models/" + strategy + "/seed1/model.pt`" in card
         assert "Selection on val: with no test/ split" in card

@@ -152,20 +152,32 @@ def test_report_summary_and_statistics(finished_run):
         assert row.best_val_acc == train["best_val_acc"]
         assert row.final_val_acc == train["final_val_acc"]
         assert row.eval_accuracy == evaluation["accuracy"] and row.eval_split == "val"
+        # the last epoch's model (final.pt), scored on the same images
+        assert row.final_eval_accuracy == evaluation["final"]["accuracy"]
+        assert evaluation["final"]["checkpoint_epoch"] == len(train["history"])
+        final = pd.read_csv(project / run_file(row.strategy, row.seed, "predictions_final.csv"))
+        assert final.correct.mean() == pytest.approx(row.final_eval_accuracy)
 
     comparison = read(project, "metrics/comparison.json")
-    assert comparison["evaluated_on"] == "val" and comparison["selected_on"] == "val"
+    # val only: the verdict rests on the last-epoch models, which no score selected
+    assert comparison["basis"] == {
+        "split": "val", "checkpoint": "final", "selected_on": None, "n_images": 6
+    }  # fmt: skip
+    assert comparison["margin_points"] == 1.0
     assert set(comparison["strategies"]) == {"finetune", "feature_extract"}
     finetune = comparison["strategies"]["finetune"]
     assert finetune["n_seeds"] == 2 and finetune["seeds"] == SEEDS
-    accuracies = summary[summary.strategy == "finetune"].eval_accuracy
-    assert finetune["eval_accuracy"]["mean"] == pytest.approx(accuracies.mean())
+    accuracies = summary[summary.strategy == "finetune"].final_eval_accuracy
+    assert finetune["accuracy"]["mean"] == pytest.approx(accuracies.mean())
+    assert finetune["accuracy"]["ci_low"] < finetune["accuracy"]["ci_high"]
     (pair,) = comparison["pairs"]
     assert (pair["a"], pair["b"], pair["seeds"]) == ("finetune", "feature_extract", SEEDS)
-    by_run = summary.set_index(["strategy", "seed"]).eval_accuracy
+    by_run = summary.set_index(["strategy", "seed"]).final_eval_accuracy
     differences = [by_run["finetune", s] - by_run["feature_extract", s] for s in SEEDS]
-    assert pair["differences"] == pytest.approx(differences)
-    assert pair["mean_difference"] == pytest.approx(sum(differences) / 2)
+    assert pair["difference"]["mean"] == pytest.approx(sum(differences) / 2)
+    assert pair["difference_points"]["estimate"] == pytest.approx(50 * sum(differences), abs=1e-3)
+    assert pair["decision"] == "inconclusive" and pair["better"] is None  # 2 seeds
+    assert pair["seeds_only_points"]["ci_low"] < pair["seeds_only_points"]["ci_high"]
     assert [m["seed"] for m in pair["mcnemar"]] == SEEDS
     assert all(m["n"] == 6 for m in pair["mcnemar"])
 
@@ -220,7 +232,8 @@ def test_seeds_given_with_config_flag_stop_with_what_to_do(finished_run):
 def test_run_ends_with_a_summary(finished_run):
     out = finished_run["result"].stdout
     verdict = read(finished_run["project"], "metrics/comparison.json")["verdict"]
-    assert verdict in out and "over 2 seed(s)" in out
+    assert verdict in out and "over 2 seed(s) and 6 images" in out
+    assert "Results (val, last-epoch models; 95% CI over seeds and images)" in out
     assert str(finished_run["project"] / "reports/comparison.html") in out
 
 
@@ -278,7 +291,9 @@ def test_runs_with_directory_from_outside_the_repository(tmp_path):
     run(["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(deploy),
          "--cores", "2"], cwd=elsewhere)  # fmt: skip
     comparison = json.loads((deploy / "metrics/comparison.json").read_text())
-    assert comparison["evaluated_on"] == "test" and comparison["selected_on"] == "val"
+    assert comparison["basis"] == {
+        "split": "test", "checkpoint": "best", "selected_on": "val", "n_images": 6
+    }  # fmt: skip
     assert comparison["pairs"][0]["seeds"] == [1, 2]
     evaluation = json.loads((deploy / "metrics/runs/finetune/seed2/eval.json").read_text())
     assert evaluation["split"] == "test" and evaluation["n"] == 6
