@@ -428,7 +428,7 @@ def plot_strip(
     summary: pd.DataFrame, comparison: dict[str, Any], colors: dict[str, Any], split: str
 ) -> plt.Figure:
     """Per-seed accuracy per strategy, mean with confidence interval; grey lines join the
-    runs of the same seed (the pairing the t-test uses)."""
+    runs of the same seed (the pairing of the comparison)."""
     strategies = list(colors)
     seeds = sorted(summary["seed"].unique())
     offsets = dict(
