@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, planned_jobs, run, snakemake
+from conftest import REPO, copy_project, planned_jobs, run, snakemake
 from datagen import sha256
 
 from tlpipe.config import validate_config
+from tlpipe.deps import library_modules, project_relative
 
 pytestmark = pytest.mark.workflow
 
@@ -151,6 +152,32 @@ def test_snakefile_and_dvc_yaml_do_not_drift(tmp_path, sources):
         assert outs == outputs, f"{stage}: dvc.yaml outs {sorted(outs)} != {sorted(outputs)}"
     dry_run = dvc(project, "repro", "--dry", "-f").stdout
     assert dry_run.count("Running stage") == N_STAGES
+
+
+REPORT_TEMPLATES = sorted(
+    f"workflow/report/{p.name}" for p in (REPO / "workflow/report").glob("*.j2")
+)
+
+
+def stage_definitions() -> dict[str, dict]:
+    """dvc.yaml's stages as written (a foreach or matrix stage: its template)."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name: stage.get("do", stage) for name, stage in stages.items()}
+
+
+@pytest.mark.parametrize("stage", list(stage_definitions()))
+def test_each_stage_depends_on_the_code_it_runs(stage):
+    """Its script, the tlpipe modules the script imports (tlpipe/deps.py, as the rules'
+    input), the report's templates, and no other file of the workflow: an edit reruns
+    exactly the stages that run the edited code."""
+    definition = stage_definitions()[stage]
+    script = re.match(r"python (workflow/scripts/\w+\.py) ", definition["cmd"]).group(1)
+    expected = [script, *project_relative(library_modules(REPO / script))]
+    expected += REPORT_TEMPLATES if stage == "report" else []
+    code = [dep for dep in definition["deps"] if dep.startswith("workflow/")]
+    assert code == expected, f"dvc.yaml, stage {stage}: list these deps:\n" + "\n".join(
+        f"  - {path}" for path in expected
+    )
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.cli import command_line
 from tlpipe.config import load_config_files, validate_config
+from tlpipe.deps import library_modules
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
 from tlpipe.paths import EXPORT_REPORT, MODEL_CARD, STRATEGY_PREDICTIONS
@@ -49,8 +50,7 @@ SEEDS = config["seeds"]
 ARCHIVE = f"data/raw/{DATA['name']}.archive"
 DATA_DIR = f"data/{DATA['name']}"
 PRETRAINED = f"data/weights/{MODEL['arch']}.pth"
-# Code each step runs: a change reruns the step (as a dependency in dvc.yaml does).
-LIBRARY = sorted(os.path.relpath(p) for p in (SCRIPTS_DIR / "tlpipe").glob("*.py"))
+# The report's page templates: an edit redoes the report (and nothing else).
 REPORT_TEMPLATES = sorted(
     os.path.relpath(p) for p in (WORKFLOW_DIR / "report").glob("*.j2")
 )
@@ -84,6 +84,13 @@ CONFIG_FILES = config_files()
 def script(name):
     """A script of workflow/scripts/, as a path relative to the working directory."""
     return os.path.relpath(SCRIPTS_DIR / name)
+
+
+def library_code(name):
+    """The tlpipe modules a script of workflow/scripts/ imports, transitively: the code
+    its rule runs besides the script, so an edit to one of them reruns the rule, and an
+    edit to another module does not (dvc.yaml lists the same files: tlpipe/deps.py)."""
+    return [os.path.relpath(p) for p in library_modules(SCRIPTS_DIR / name)]
 
 
 def as_arg(value):

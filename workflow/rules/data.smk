@@ -3,7 +3,7 @@ rule prepare_data:
         archive=rules.download_data.output.archive,
         manifest=manifest_input,
         script=script("prepare_data.py"),
-        code=LIBRARY,
+        code=library_code("prepare_data.py"),
     output:
         data_dir=directory(DATA_DIR),
         report=report(

@@ -7,7 +7,7 @@ rule evaluate:
         model=MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         script=script("evaluate.py"),
-        code=LIBRARY,
+        code=library_code("evaluate.py"),
     output:
         metrics=report(
             f"{RUN_METRICS}/{EVAL_METRICS}",

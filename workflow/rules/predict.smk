@@ -11,7 +11,7 @@ rule predict:
         # read for the strategies and seeds only, as the report does
         config=ancient(CONFIG_FILES),
         script=script("predict.py"),
-        code=LIBRARY,
+        code=library_code("predict.py"),
     output:
         expand(STRATEGY_PREDICTIONS, strategy=STRATEGIES),
     log:
@@ -39,7 +39,7 @@ rule export_model:
         model=MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         script=script("export.py"),
-        code=LIBRARY,
+        code=library_code("export.py"),
     output:
         program=PROGRAM_PATH,
         onnx=ONNX_PATH,

@@ -9,7 +9,8 @@ rule report:
         # editing another key must not rerun the report
         config=ancient(CONFIG_FILES),
         script=script("report.py"),
-        code=[*LIBRARY, *REPORT_TEMPLATES],
+        code=library_code("report.py"),
+        templates=REPORT_TEMPLATES,
     output:
         html=report(
             "reports/comparison.html",

@@ -12,7 +12,7 @@ for strategy in STRATEGY_REGISTRY.values():
             data_dir=rules.prepare_data.output.data_dir,
             weights=rules.download_weights.output.weights,
             script=script("train.py"),
-            code=LIBRARY,
+            code=library_code("train.py"),
         output:
             model=run_path(MODEL_PATH, strategy.name),
             metrics=report(
