@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
@@ -99,8 +100,9 @@ def as_dvc_outputs(outputs: frozenset[str]) -> frozenset[str]:
     )
 
 
-def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
-    """Shell command -> (stage, outputs) of every job `snakemake -n -p --forceall` lists."""
+def snakemake_commands(project: Path) -> dict[tuple[str, ...], tuple[str, frozenset[str]]]:
+    """Shell command (the words the shell passes on) -> (stage, outputs) of every job
+    `snakemake -n -p --forceall` lists."""
     out = snakemake(project, "-n", "-p", "--forceall").stdout
     jobs, rule, outputs = {}, None, frozenset()
     for line in out.splitlines():
@@ -110,17 +112,18 @@ def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
             outputs = as_dvc_outputs(frozenset(p.strip() for p in line.split(":", 1)[1].split(",")))
         elif line.startswith("Shell command: ") and rule != "all":
             command = LOG_REDIRECT.sub("", line.removeprefix("Shell command: "))
-            jobs[" ".join(command.split())] = (stage_name(rule), outputs)
+            jobs[tuple(shlex.split(command))] = (stage_name(rule), outputs)
     return jobs
 
 
-def dvc_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
-    """Command -> (stage, outputs incl. metrics) of every stage in dvc.yaml."""
+def dvc_commands(project: Path) -> dict[tuple[str, ...], tuple[str, frozenset[str]]]:
+    """Command (the words the shell passes on) -> (stage, outputs incl. metrics) of every
+    stage in dvc.yaml."""
     from dvc.repo import Repo
 
     with Repo(str(project)) as repo:
         return {
-            " ".join(stage.cmd.split()): (
+            tuple(shlex.split(stage.cmd)): (
                 stage.name.split("@")[0],
                 frozenset(str(Path(out.fs_path).relative_to(project)) for out in stage.outs),
             )

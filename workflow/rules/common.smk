@@ -17,7 +17,7 @@ SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.cli import command_line
-from tlpipe.config import load_config_files, validate_config
+from tlpipe.config import coerce_config, load_schema, validate_config
 from tlpipe.deps import library_modules
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
@@ -27,8 +27,12 @@ from tlpipe.paths import PROGRAM as PROGRAM_PATH
 from tlpipe.paths import MODEL as MODEL_PATH
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
+# Values given with --config arrive as strings below the top level (snakemake#2099):
+# read as the schema's types first, so `--config train='{epochs: 2}'` means 2.
 try:
-    config.update(validate_config(config))
+    SCHEMA = load_schema()
+    given = workflow.config_settings.overwrite_config or {}
+    config.update(validate_config(coerce_config(config, SCHEMA, given), SCHEMA))
 except PipelineError as err:
     raise WorkflowError(str(err)) from None
 
@@ -59,26 +63,6 @@ REPORT_TEMPLATES = sorted(
 # a strategies x seeds grid sooner than the same jobs one after another with N threads
 # each, and `--cores` larger than the machine cannot oversubscribe it (benchmarks/).
 JOB_THREADS = 1
-
-
-def config_files():
-    """The config files of this run, in the order Snakemake merged them: the workflow's
-    configfile, then each --configfile. The report reads the strategies and seeds from
-    them (DVC cannot pass a list on a command line), so they must say what this run
-    trains: values given with --config instead stop the run with what to do."""
-    extra = [str(p) for p in workflow.overwrite_configfiles or []]
-    files = [str(p) for p in workflow.configfiles if str(p) not in extra] + extra
-    from_files = load_config_files(files)
-    if (from_files["strategies"], from_files["seeds"]) != (STRATEGIES, SEEDS):
-        raise WorkflowError(
-            "strategies and seeds differ from those in the config files "
-            f"({', '.join(files)}): set them in a config file (--configfile my.yaml), not "
-            "with --config, because the report reads them from the config files"
-        )
-    return files
-
-
-CONFIG_FILES = config_files()
 
 
 def script(name):

@@ -8,8 +8,6 @@ rule predict:
         models=expand(MODEL_PATH, strategy=STRATEGIES, seed=SEEDS),
         data_dir=rules.prepare_data.output.data_dir,
         images=predict_input,
-        # read for the strategies and seeds only, as the report does
-        config=ancient(CONFIG_FILES),
         script=script("predict.py"),
         code=library_code("predict.py"),
     output:
@@ -25,11 +23,19 @@ rule predict:
         mem_mb=2000,
         runtime=20,
     params:
-        images=as_arg(config["predict"]["input"]),
+        # --strategies ... --seeds ... --input PATH, as dvc.yaml's ${item} (None: the
+        # evaluation split of the data)
+        runs=command_line(
+            {
+                "strategies": STRATEGIES,
+                "seeds": SEEDS,
+                "input": config["predict"]["input"],
+            }
+        ),
         device=TRAIN["device"],
         out_dir=predictions_dir,
     shell:
-        "python {input.script} {params.images} --config {input.config}"
+        "python {input.script} {params.runs}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 

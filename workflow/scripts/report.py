@@ -1,16 +1,16 @@
 #!/usr/bin/env python
 """Render the replicated, paired comparison of the strategies: HTML, Markdown, CSV and JSON.
 
-    python workflow/scripts/report.py --config config/config.yaml [more.yaml ...] \\
+    python workflow/scripts/report.py --strategies finetune feature_extract --seeds 1 2 3 \\
         --runs-dir metrics/runs --data-quality metrics/data_quality.json \\
         --data-dir data/hymenoptera_data \\
         --out-html reports/comparison.html --out-markdown reports/comparison.md \\
         --out-figures reports/figures --out-summary metrics/summary.csv \\
         --out-comparison metrics/comparison.json
 
-The runs to read (every strategy x ``seeds``) come from the merged config files, not
-from file lists: DVC can neither interpolate a list into a command nor depend on a folder
-that holds its own outputs, so the report depends on ``metrics/runs`` and the config.
+The runs to read (every strategy x seed) are given on the command line, and found in
+``--runs-dir``: DVC cannot depend on a folder that holds its own outputs, so the report
+depends on ``metrics/runs``, the folder of every run's metrics.
 
 The HTML embeds every figure as a data: URI, so it opens offline and can be mailed as one
 file; the Markdown links the same figures as PNG files in ``--out-figures`` (git hosts do
@@ -42,7 +42,7 @@ from PIL import Image
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from tlpipe import paths, stats
-from tlpipe.config import load_config_files
+from tlpipe.cli import add_runs_options
 from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
 from tlpipe.strategies import REGISTRY
@@ -878,8 +878,7 @@ def write_model_cards(contexts: dict[str, dict[str, Any]], folder: Path) -> None
 
 def render(args: argparse.Namespace) -> dict[str, Any]:
     """Read the runs, write summary.csv, comparison.json, the figures and both pages."""
-    config = load_config_files(args.config)
-    strategies, seeds = list(config["strategies"]), list(config["seeds"])
+    strategies, seeds = list(args.strategies), list(args.seeds)
     runs = load_runs(args.runs_dir, strategies, seeds)
     quality = read_json(args.data_quality)
     split = eval_split(runs)
@@ -945,14 +944,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        nargs="+",
-        required=True,
-        help="config file(s) of the run, merged in order; strategies and seeds say "
-        "which runs to read",
-    )
+    add_runs_options(parser)
     parser.add_argument(
         "--runs-dir",
         type=Path,
