@@ -20,6 +20,6 @@ rule prepare_data:
     params:
         manifest=as_arg(DATA["manifest"]),
     shell:
-        "python {input.script} --archive {input.archive}"
-        " --manifest {params.manifest} --out-dir {output.data_dir}"
+        "python {input.script:q} --archive {input.archive}"
+        " --manifest {params.manifest:q} --out-dir {output.data_dir}"
         " --report {output.report} > {log} 2>&1"

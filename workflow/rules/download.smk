@@ -16,7 +16,7 @@ rule download_data:
         url=DATA["url"],
         sha256=as_arg(DATA["sha256"]),
     shell:
-        "python {input.script} --url {params.url:q} --sha256 {params.sha256}"
+        "python {input.script:q} --url {params.url:q} --sha256 {params.sha256}"
         " --out {output.archive} > {log} 2>&1"
 
 
@@ -39,6 +39,6 @@ rule download_weights:
         arch=MODEL["arch"],
         sha256=as_arg(MODEL["weights_sha256"]),
     shell:
-        "python {input.script} --url {params.url:q} --sha256 {params.sha256}"
+        "python {input.script:q} --url {params.url:q} --sha256 {params.sha256}"
         " --config-prefix model.weights_ --weights {params.weights:q} --arch {params.arch}"
         " --out {output.weights} > {log} 2>&1"

@@ -29,7 +29,7 @@ rule evaluate:
     params:
         device=TRAIN["device"],
     shell:
-        "python {input.script} --model {input.model}"
+        "python {input.script:q} --model {input.model}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-metrics {output.metrics}"
         " --out-predictions {output.predictions} > {log} 2>&1"

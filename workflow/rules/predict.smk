@@ -35,7 +35,7 @@ rule predict:
         device=TRAIN["device"],
         out_dir=predictions_dir,
     shell:
-        "python {input.script} {params.runs}"
+        "python {input.script:q} {params.runs}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -61,7 +61,7 @@ rule export_model:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python {input.script} --model {input.model} --data-dir {input.data_dir}"
+        "python {input.script:q} --model {input.model} --data-dir {input.data_dir}"
         " --out-program {output.program} --out-onnx {output.onnx}"
         " --out-report {output.report} > {log} 2>&1"
 

@@ -42,7 +42,7 @@ rule report:
         runs_dir=runs_dir,
         model_cards=model_cards_dir,
     shell:
-        "python {input.script} {params.runs}"
+        "python {input.script:q} {params.runs}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"

@@ -43,9 +43,9 @@ for strategy in STRATEGY_REGISTRY.values():
             crop_size=as_arg(DATA["crop_size"]),
             resize_size=as_arg(DATA["resize_size"]),
         shell:
-            "python {input.script} --data-dir {input.data_dir}"
+            "python {input.script:q} --data-dir {input.data_dir}"
             " --strategy {params.strategy} --seed {wildcards.seed} --arch {params.arch}"
-            " --weights {params.weights} --pretrained {input.weights}"
+            " --weights {params.weights:q} --pretrained {input.weights}"
             " --weights-sha256 {params.weights_sha256} {params.settings}"
             " --crop-size {params.crop_size} --resize-size {params.resize_size}"
             " --out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
