@@ -45,6 +45,7 @@ from tlpipe import paths, stats
 from tlpipe.cli import add_runs_options
 from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
+from tlpipe.markup import FILTERS as MARKDOWN_FILTERS
 from tlpipe.strategies import REGISTRY
 
 log = logging.getLogger("report")
@@ -767,14 +768,17 @@ def make_figures(
 
 
 def write_pages(context: dict[str, Any], html: Path, markdown: Path) -> None:
-    """Render the HTML and Markdown templates with the same context."""
+    """Render the HTML and Markdown templates with the same context: every value is
+    escaped in the HTML (autoescape, by the template's name *.html.j2), and where it comes
+    from the data in the Markdown (the ``md`` filters)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(MARKDOWN_FILTERS)
     for template, out in (("comparison.html.j2", html), ("comparison.md.j2", markdown)):
         with atomic_open(out, "w", encoding="utf-8") as handle:
             handle.write(env.get_template(template).render(**context))
@@ -869,6 +873,7 @@ def write_model_cards(contexts: dict[str, dict[str, Any]], folder: Path) -> None
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )  # fmt: skip
+    env.filters.update(MARKDOWN_FILTERS)
     template = env.get_template("model_card.md.j2")
     for strategy, context in contexts.items():
         path = folder / Path(paths.MODEL_CARD.format(strategy=strategy)).name
