@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 from pathlib import Path
 
-from conftest import REPO
+import pytest
+from conftest import REPO, copy_project, planned_jobs, run, snakemake
+from test_dvc import dvc, git
 
 from tlpipe.deps import library_modules
+
+TLPIPE = REPO / "workflow/scripts/tlpipe"
 
 
 def names(paths: list[Path]) -> list[str]:
@@ -57,3 +64,98 @@ def test_the_data_steps_do_not_depend_on_the_loaders_or_the_statistics():
         ), script
     for script in ("train.py", "evaluate.py", "predict.py", "export.py"):
         assert "stats.py" not in names(library_modules(scripts / script)), script
+
+
+# --- the rerun table, measured with dry runs ------------------------------------------------
+
+README = REPO / "README.md"
+TABLE_START, TABLE_END = "<!-- rerun-table:start -->", "<!-- rerun-table:end -->"
+
+
+def group(name: str) -> str:
+    """A rule or stage as the table names it: `train_finetune` and `train@finetune-1`
+    are `train`, `report@runs` is `report`."""
+    return re.split(r"[@_]", name, maxsplit=1)[0] if name.startswith(("train", "report",
+                    "predict", "evaluate")) else name  # fmt: skip
+
+
+def touched_files() -> list[str]:
+    """Every tlpipe module, every report template and the config schema."""
+    modules = sorted(p.relative_to(REPO).as_posix() for p in TLPIPE.glob("*.py"))
+    templates = sorted(
+        p.relative_to(REPO).as_posix() for p in (REPO / "workflow/report").glob("*.j2")
+    )
+    return [*modules, *templates, "workflow/schemas/config.schema.yaml"]
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory) -> Path:
+    """A project whose every output exists (placeholders) and is up to date in both runners:
+    the default config, recorded with `snakemake --touch` and `make dvc-record`."""
+    project = copy_project(tmp_path_factory.mktemp("rerun") / "p")
+    summary = snakemake(project, "--summary").stdout.splitlines()[1:]
+    for line in summary:
+        path = project / line.split("\t")[0]
+        if path.suffix:  # every file output has one; data/<name> and reports/figures do not
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"placeholder of {path.name}\n")
+        else:
+            path.mkdir(parents=True, exist_ok=True)
+            (path / "placeholder.txt").write_text("placeholder\n")
+    # written after `--touch`, with the report's times: the run summary (onsuccess) reads it
+    comparison = project / "metrics/comparison.json"
+    comparison.unlink()
+    snakemake(project, "--touch", "--cores", "1", "--quiet")
+    comparison.write_text("{}\n")
+    html = (project / "reports/comparison.html").stat()
+    os.utime(comparison, ns=(html.st_atime_ns, html.st_mtime_ns))
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "project")
+    run(["make", "dvc-record"], cwd=project)
+    assert planned_jobs(project) == {}
+    assert dvc(project, "status", "--json").stdout.strip() in ("", "{}")
+    return project
+
+
+def reruns(project: Path, relative: str) -> tuple[list[str], list[str]]:
+    """(Snakemake's rules, DVC's stages) a one-line edit of ``relative`` reruns; the file is
+    put back as it was (content and times) afterwards."""
+    path = project / relative
+    original, times = path.read_bytes(), path.stat()
+    try:
+        path.write_bytes(original + b"\n# edited\n" if path.suffix == ".py" else original + b"\n")
+        rules = sorted({group(rule) for rule in planned_jobs(project)} - {"all"})
+        status = json.loads(dvc(project, "status", "--json").stdout or "{}")
+        stages = sorted({group(stage) for stage in status})
+    finally:
+        path.write_bytes(original)
+        os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))
+    return rules, stages
+
+
+def table_row(relative: str, rules: list[str], stages: list[str]) -> str:
+    def cell(names: list[str]) -> str:
+        return ", ".join(f"`{name}`" for name in names) or "nothing"
+
+    return f"| `{relative.removeprefix('workflow/')}` | {cell(rules)} | {cell(stages)} |"
+
+
+def readme_rows() -> dict[str, str]:
+    """The README's rerun table: edited file -> its row."""
+    text = README.read_text()
+    table = text[text.index(TABLE_START) : text.index(TABLE_END)]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return {"workflow/" + row.split("`")[1]: row for row in rows}
+
+
+def test_the_readme_table_lists_every_module_and_template():
+    assert sorted(readme_rows()) == sorted(touched_files())
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("relative", touched_files())
+def test_an_edit_reruns_what_the_readme_table_says(recorded, relative):
+    rules, stages = reruns(recorded, relative)
+    measured = table_row(relative, rules, stages)
+    assert readme_rows().get(relative) == measured, f"README, rerun table:\n{measured}"
