@@ -14,6 +14,7 @@ Standard library only: the workflow calls this while it parses.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = "tlpipe"
@@ -43,7 +44,8 @@ def _package_of(path: Path, root: Path) -> str | None:
     return ".".join(relative.parts) or None
 
 
-def imported_names(path: Path, root: Path = SCRIPTS_DIR) -> set[str]:
+@functools.cache  # a module is read once per process, however many scripts import it
+def imported_names(path: Path, root: Path = SCRIPTS_DIR) -> frozenset[str]:
     """Dotted names of the ``tlpipe`` modules (or module attributes) ``path`` imports.
     Importing ``tlpipe.x`` runs ``tlpipe/__init__.py`` too, so the package is named."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
@@ -64,7 +66,7 @@ def imported_names(path: Path, root: Path = SCRIPTS_DIR) -> set[str]:
             # `from tlpipe import stats`: stats may be a module
             names.update(f"{module}.{alias.name}" for alias in node.names)
     found = {name for name in names if name.split(".")[0] == PACKAGE}
-    return found | ({PACKAGE} if found else set())
+    return frozenset(found | ({PACKAGE} if found else set()))
 
 
 def library_modules(script: str | Path, root: Path = SCRIPTS_DIR) -> list[Path]:
