@@ -42,9 +42,11 @@ docs: $(VENV)/.installed
 	python workflow/scripts/config_docs.py README.md
 
 ## dvc-record: after `snakemake`, record its outputs in dvc.lock without rerunning anything
+## (DVC's config check, validate_config, has no rule: it runs here, in a second)
 dvc-record:
 	@snakemake -n 2>&1 | grep -q "Nothing to be done" || \
 	  { echo "snakemake -n still has jobs to run: finish the run first" >&2; exit 1; }
+	dvc repro --quiet validate_config
 	dvc commit --force --no-relink
 
 ## snakemake-record: after `dvc repro` or `dvc pull`, refresh Snakemake's records (mtimes, params)

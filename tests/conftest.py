@@ -31,10 +31,10 @@ def venv_env() -> dict[str, str]:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    """Run a command, returning its output; on an unexpected status show all of it."""
-    result = subprocess.run(
-        cmd, cwd=cwd, env=venv_env(), capture_output=True, text=True, check=False, **kwargs
-    )
+    """Run a command, returning its output; on an unexpected status show all of it.
+    ``env`` (default: :func:`venv_env`) replaces the environment."""
+    kwargs.setdefault("env", venv_env())
+    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
     if check and result.returncode != 0:
         pytest.fail(
             f"{' '.join(cmd)} exited {result.returncode}\n"

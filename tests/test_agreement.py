@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import json
 import tarfile
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import unquote
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, copy_project, planned_jobs, run, snakemake
-from datagen import make_weights, sha256
+from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
 from test_dvc import dvc, dvc_commands, git, snakemake_commands
 
 from tlpipe.config import validate_config
@@ -63,13 +68,88 @@ def local_weights_case(base: Path) -> dict:
     }  # fmt: skip
 
 
-CASES = {"own-dataset": own_dataset_case, "local-weights-resnet34": local_weights_case}
+# Class folders and paths that mean something to a shell or to HTML. (No single quote in
+# the values dvc.yaml quotes, which the schema refuses; predict.input may hold one.)
+AWKWARD_CLASSES = ("<img src=x onerror=alert(1)>", 'bees & "wasps" $HOME; `id`')
+AWKWARD_DIR = 'my data "v2" & co; $HOME `id` (1)'
+# A signed download URL: the server answers only this exact query.
+SIGNED_QUERY = "sig=a%2Bb%3D&expires=1700000000&user=$USER&cmd=$(id);x=`id`"
+
+
+class SignedFiles(BaseHTTPRequestHandler):
+    """Serves ``files[path]`` for a GET of exactly that path and query (compared
+    percent-decoded: the client encodes the space and the backquotes), else 403."""
+
+    files: ClassVar[dict[str, bytes]] = {}
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        body = self.files.get(unquote(self.path))
+        self.send_response(200 if body is not None else 403)
+        self.send_header("Content-Length", str(len(body or b"")))
+        self.end_headers()
+        self.wfile.write(body or b"")
+
+
+@pytest.fixture(scope="module")
+def signed_server():
+    """An http server for signed URLs; yields a function that publishes a file."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), SignedFiles)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+
+    def publish(path: Path) -> str:
+        target = f"/get/{path.name}?{SIGNED_QUERY}"
+        SignedFiles.files[unquote(target)] = path.read_bytes()
+        return f"http://127.0.0.1:{httpd.server_address[1]}{target}"
+
+    yield publish
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def awkward_values_case(base: Path, publish) -> dict:
+    """Every free-form value with characters a shell reads: the archive behind a signed
+    URL (?a=1&b=2, $, backquotes), the manifest and the weights in a folder with spaces,
+    double quotes, & ; $ and backquotes, class folders named like markup and shell code,
+    and a predict.input folder holding a single quote too."""
+    folder = base / AWKWARD_DIR
+    tree = make_image_folder(base / "tree" / "odd", AWKWARD_CLASSES, n_train=2, n_val=2)
+    archive = zip_tree(base / "tree", base / "odd names.zip")
+    manifest = write_manifest(tree, _mkdir(folder) / "odd manifest.sha256")
+    weights = make_weights(folder / 'my "resnet18" weights.pth')
+    photos = make_image_folder(base / "new photos" / 'it\'s "here" & $HOME', ("x",), 1, 0)
+    return {
+        "data": {"url": publish(archive), "sha256": sha256(archive), "name": "odd",
+                 "manifest": str(manifest), "crop_size": 16, "resize_size": 20},
+        "model": {"weights": str(weights), "weights_sha256": sha256(weights)},
+        "train": {"epochs": 1, "num_workers": 0},
+        "predict": {"input": str(photos)},
+        "seeds": [5],
+        "strategies": ["feature_extract"],
+    }  # fmt: skip
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+CASES = {"own-dataset": own_dataset_case, "local-weights-resnet34": local_weights_case,
+         "awkward-values": awkward_values_case}  # fmt: skip
 
 
 @pytest.fixture(params=list(CASES), scope="module")
 def case(request, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp(request.param)
-    return {"name": request.param, "config": validate_config(CASES[request.param](base))}
+    if request.param == "awkward-values":
+        config = awkward_values_case(base, request.getfixturevalue("signed_server"))
+    else:
+        config = CASES[request.param](base)
+    return {"name": request.param, "config": validate_config(config)}
 
 
 def n_stages(config: dict) -> int:
@@ -86,6 +166,21 @@ def make_project(root: Path, config: dict) -> Path:
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "project")
     return project
+
+
+def check_values_arrived(project: Path, config: dict) -> None:
+    """The awkward values reached the scripts as they are, and the pages show them as text."""
+    strategy, seed = config["strategies"][0], config["seeds"][0]
+    train = json.loads((project / f"metrics/runs/{strategy}/seed{seed}/train.json").read_text())
+    assert train["class_names"] == sorted(AWKWARD_CLASSES)
+    quality = json.loads((project / "metrics/data_quality.json").read_text())
+    assert set(quality["counts"]["val"]) == {*AWKWARD_CLASSES, "total"}
+    predictions = pd.read_csv(project / f"predictions/{strategy}.csv")
+    # the one image of the folder named it's "here" & $HOME, classified
+    assert list(predictions.path) == [f"{config['predict']['input']}/train/x/x_0.jpg"]
+    assert set(predictions.predicted) <= set(AWKWARD_CLASSES)
+    html = (project / "reports/comparison.html").read_text()
+    assert AWKWARD_CLASSES[0] not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
 
 
 def test_same_commands_without_editing_dvc_yaml(tmp_path, case):
@@ -108,12 +203,16 @@ def test_snakemake_then_dvc_agree(tmp_path, case):
     assert planned_jobs(project) == {}
     comparison = json.loads((project / "metrics/comparison.json").read_text())
     assert set(comparison["strategies"]) == set(case["config"]["strategies"])
+    if case["name"] == "awkward-values":
+        check_values_arrived(project, case["config"])
 
 
 def test_dvc_then_snakemake_agree(tmp_path, case):
     project = make_project(tmp_path / "p", case["config"])
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    assert repro.count("Running stage") == n_stages(case["config"])
+    assert repro.count("Running stage") == n_stages(case["config"]) + 1  # + validate_config
     run(["make", "snakemake-record"], cwd=project)
     assert planned_jobs(project) == {}
     assert dvc(project, "status", "--quiet", check=False).returncode == 0
+    if case["name"] == "awkward-values":
+        check_values_arrived(project, case["config"])

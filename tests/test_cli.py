@@ -10,7 +10,13 @@ import train
 import yaml
 from conftest import REPO
 
-from tlpipe.cli import add_setting_options, command_line, schema_default, section_schema
+from tlpipe.cli import (
+    add_runs_options,
+    add_setting_options,
+    command_line,
+    schema_default,
+    section_schema,
+)
 from tlpipe.config import load_schema, validate_config
 
 SCHEMA = {
@@ -61,10 +67,44 @@ def test_values_the_schema_refuses_are_refused_with_its_reason(words, message, c
     assert message in capsys.readouterr().err
 
 
-def test_lists_and_nulls_have_no_command_line_form():
-    for value in ([1, 2], None):
+def test_command_lines_are_what_dvc_renders_for_a_mapping():
+    """Lists (--seeds 1 2 3), None, booleans and words the shell would split or read,
+    rendered exactly as DVC 3 renders `${mapping}` in a command (parsing.bool:
+    boolean_optional, parsing.list: nargs)."""
+    from dvc.parsing.interpolate import to_str
+
+    values = {"strategies": ["finetune", "feature_extract"], "seeds": [1, 2, 3],
+              "input": None, "fast": False, "slow": True, "lr": 0.001,
+              "url": "https://x.org/a b.zip?sig=1&t=2", "path": "it's \"here\" $HOME"}  # fmt: skip
+    line = command_line(values)
+    assert line == to_str(values, config={"bool": "boolean_optional"})
+    assert shlex.split(line) == [
+        "--strategies", "finetune", "feature_extract", "--seeds", "1", "2", "3",
+        "--input", "None", "--no-fast", "--slow", "--lr", "0.001",
+        "--url", values["url"], "--path", values["path"],
+    ]  # fmt: skip
+
+
+def test_nested_lists_and_mappings_have_no_command_line_form():
+    for value in ([[1], [2]], {"a": 1}):
         with pytest.raises(ValueError, match="no command-line form"):
             command_line({"key": value})
+
+
+def test_runs_options_take_the_lists_and_refuse_what_the_schema_refuses(capsys):
+    parser = argparse.ArgumentParser()
+    add_runs_options(parser)
+    args = parser.parse_args(["--strategies", "finetune", "feature_extract", "--seeds", "3", "1"])
+    assert (args.strategies, args.seeds) == (["finetune", "feature_extract"], [3, 1])
+    for words, message in (
+        (["--strategies", "linear_probe", "--seeds", "1"], "'linear_probe' is not one of"),
+        (["--strategies", "finetune", "--seeds", "1", "1"], "--seeds: 1 given twice"),
+        (["--strategies", "finetune", "--seeds", "-1"], "-1 is less than the minimum of 0"),
+        (["--strategies", "finetune"], "required: --seeds"),
+    ):
+        with pytest.raises(SystemExit):
+            parser.parse_args(words)
+        assert message in capsys.readouterr().err
 
 
 def test_train_py_takes_every_train_setting_of_the_schema_with_its_default():

@@ -82,3 +82,12 @@ def test_cached_loader_gives_the_same_batches(samples):
         batches.append(list(loader))
     for (xa, ya), (xb, yb) in zip(*batches, strict=True):
         assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+
+def test_the_layout_checks_load_the_files_imagefolder_loads():
+    """tlpipe.layout spells out torchvision's extensions (to check a layout without torch)."""
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    from tlpipe.layout import IMG_EXTENSIONS as ours
+
+    assert ours == IMG_EXTENSIONS

@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, planned_jobs, run, snakemake
+from conftest import REPO, copy_project, planned_jobs, run, snakemake
 from datagen import sha256
 
 from tlpipe.config import validate_config
+from tlpipe.deps import library_modules, project_relative
 
 pytestmark = pytest.mark.workflow
 
 # Every file DVC versions (cached outs and git-tracked metrics) after a full run.
 OUTPUTS = [
+    "data/config.valid",
     "data/raw/tiny.archive",
     "data/weights/resnet18.pth",
     "data/tiny/train/ants/ants_0.jpg",
@@ -38,8 +41,10 @@ OUTPUTS = [
 ]
 SEEDS = [3, 4]
 # Stages: download_data, download_weights, prepare_data, report, predict, and train and
-# evaluate for every (strategy, seed).
+# evaluate for every (strategy, seed); and DVC's own first one, validate_config (Snakemake
+# validates while it parses).
 N_STAGES = 5 + 2 * 2 * len(SEEDS)
+DVC_ONLY = {"validate_config"}
 TRAIN_STAGES = {f"train@{s}-{k}" for s in ("finetune", "feature_extract") for k in SEEDS}
 LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
 
@@ -98,8 +103,9 @@ def as_dvc_outputs(outputs: frozenset[str]) -> frozenset[str]:
     )
 
 
-def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
-    """Shell command -> (stage, outputs) of every job `snakemake -n -p --forceall` lists."""
+def snakemake_commands(project: Path) -> dict[tuple[str, ...], tuple[str, frozenset[str]]]:
+    """Shell command (the words the shell passes on) -> (stage, outputs) of every job
+    `snakemake -n -p --forceall` lists."""
     out = snakemake(project, "-n", "-p", "--forceall").stdout
     jobs, rule, outputs = {}, None, frozenset()
     for line in out.splitlines():
@@ -109,21 +115,23 @@ def snakemake_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
             outputs = as_dvc_outputs(frozenset(p.strip() for p in line.split(":", 1)[1].split(",")))
         elif line.startswith("Shell command: ") and rule != "all":
             command = LOG_REDIRECT.sub("", line.removeprefix("Shell command: "))
-            jobs[" ".join(command.split())] = (stage_name(rule), outputs)
+            jobs[tuple(shlex.split(command))] = (stage_name(rule), outputs)
     return jobs
 
 
-def dvc_commands(project: Path) -> dict[str, tuple[str, frozenset[str]]]:
-    """Command -> (stage, outputs incl. metrics) of every stage in dvc.yaml."""
+def dvc_commands(project: Path) -> dict[tuple[str, ...], tuple[str, frozenset[str]]]:
+    """Command (the words the shell passes on) -> (stage, outputs incl. metrics) of every
+    stage in dvc.yaml that has a rule (all but validate_config)."""
     from dvc.repo import Repo
 
     with Repo(str(project)) as repo:
         return {
-            " ".join(stage.cmd.split()): (
+            tuple(shlex.split(stage.cmd)): (
                 stage.name.split("@")[0],
                 frozenset(str(Path(out.fs_path).relative_to(project)) for out in stage.outs),
             )
             for stage in repo.index.stages
+            if stage.name not in DVC_ONLY
         }
 
 
@@ -150,7 +158,36 @@ def test_snakefile_and_dvc_yaml_do_not_drift(tmp_path, sources):
         assert stage == rule
         assert outs == outputs, f"{stage}: dvc.yaml outs {sorted(outs)} != {sorted(outputs)}"
     dry_run = dvc(project, "repro", "--dry", "-f").stdout
-    assert dry_run.count("Running stage") == N_STAGES
+    assert dry_run.count("Running stage") == N_STAGES + len(DVC_ONLY)
+
+
+REPORT_TEMPLATES = sorted(
+    f"workflow/report/{p.name}" for p in (REPO / "workflow/report").glob("*.j2")
+)
+
+
+def stage_definitions() -> dict[str, dict]:
+    """dvc.yaml's stages as written (a foreach or matrix stage: its template)."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    return {name: stage.get("do", stage) for name, stage in stages.items()}
+
+
+@pytest.mark.parametrize("stage", list(stage_definitions()))
+def test_each_stage_depends_on_the_code_it_runs(stage):
+    """Its script, the tlpipe modules the script imports (tlpipe/deps.py, as the rules'
+    input), the report's templates, and no other file of the workflow: an edit reruns
+    exactly the stages that run the edited code (or read the edited file)."""
+    definition = stage_definitions()[stage]
+    script = re.match(r"python (workflow/scripts/\w+\.py) ", definition["cmd"]).group(1)
+    expected = [script, *project_relative(library_modules(REPO / script))]
+    # what the step reads besides code: the report's templates, the config check's schema
+    reads = {"report": REPORT_TEMPLATES, "validate_config": ["workflow/schemas/config.schema.yaml"]}
+    expected += reads.get(stage, [])
+    code = [dep for dep in definition["deps"] if dep.startswith("workflow/")]
+    assert sorted(code) == sorted(expected), (
+        f"dvc.yaml, stage {stage}: list these deps:\n"
+        + "\n".join(f"  - {path}" for path in expected)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +220,8 @@ def test_changing_lr_retrains_both_strategies_and_nothing_upstream(snakemake_fir
         assert jobs["train_finetune"] == jobs["train_feature_extract"] == len(SEEDS)
         assert jobs["evaluate"] == 2 * len(SEEDS) and jobs["report"] == 1
         assert not {"download_data", "download_weights", "prepare_data"} & set(jobs)
-        assert stages_to_run(project) == TRAIN_STAGES
+        # and the config check, which passes and so changes nothing downstream
+        assert stages_to_run(project) == TRAIN_STAGES | DVC_ONLY
     finally:
         config_path.write_text(original)
     assert planned_jobs(project) == {}
@@ -231,7 +269,7 @@ def test_experiment_with_other_seeds_trains_only_the_new_ones(snakemake_first):
     assert "Running stage 'train@finetune-5'" in out
     assert "Running stage 'train@feature_extract-5'" in out
     assert "Running stage 'train@finetune-3'" not in out
-    assert "Running stage 'report'" in out
+    assert "Running stage 'report@runs'" in out
     comparison = json.loads((project / "metrics/comparison.json").read_text())
     assert comparison["pairs"][0]["seeds"] == [3, 4, 5]
     assert comparison["strategies"]["finetune"]["n_seeds"] == 3
@@ -246,15 +284,15 @@ def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):
     seeds = SEEDS[:1]
     project = make_dvc_project(tmp_path / "p", sources, seeds)
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    assert repro.count("Running stage") == 5 + 2 * 2 * len(seeds)
+    assert repro.count("Running stage") == 6 + 2 * 2 * len(seeds)
     assert planned_jobs(project) == {}
     # after refreshing Snakemake's records, a config change is seen by both runners
     run(["make", "snakemake-record"], cwd=project)
     config_path = project / "config/config.yaml"
     config_path.write_text(config_path.read_text().replace("lr: 0.001", "lr: 0.01"))
     assert planned_jobs(project).get("train_finetune") == len(seeds)
-    assert stages_to_run(project) == {f"train@{s}-{k}" for s in ("finetune", "feature_extract")
-                                      for k in seeds}  # fmt: skip
+    assert stages_to_run(project) == DVC_ONLY | {f"train@{s}-{k}" for s in ("finetune",
+                                                 "feature_extract") for k in seeds}  # fmt: skip
 
 
 def test_a_failed_stage_shows_its_reason(tmp_path, sources):
@@ -269,3 +307,32 @@ def test_a_failed_stage_shows_its_reason(tmp_path, sources):
     assert result.returncode != 0
     assert "sha256 mismatch: expected 0000" in result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"trian": {"epochs": 1}}, "<top level>: Additional properties are not allowed ('trian'"),
+        ({"train": {"epoch": 1}}, "train: Additional properties are not allowed ('epoch'"),
+        ({"train": {"lr": -1}}, "train.lr: -1 is less than or equal to the minimum of 0"),
+    ],
+    ids=["typo", "typo-in-train", "bad-value"],
+)
+def test_dvc_repro_stops_on_a_bad_config_before_any_stage(tmp_path, sources, change, message):
+    """Snakemake's message, from DVC's first stage: nothing downloaded, nothing trained."""
+    project = make_dvc_project(tmp_path / "p", sources)
+    config_path = project / "config/config.yaml"
+    config = yaml.safe_load(config_path.read_text())
+    for key, value in change.items():
+        config[key] = {**config.get(key, {}), **value}
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = dvc(project, "repro", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Traceback" not in output
+    assert "invalid config:" in output and message in output
+    assert output.count("Running stage") == 1  # validate_config
+    assert not (project / "data/raw").exists() and not (project / "models").exists()
+    from_snakemake = snakemake(project, "-n", check=False)
+    assert from_snakemake.returncode != 0
+    expected = [line for line in output.splitlines() if message in line]
+    assert expected[0].strip() in from_snakemake.stdout + from_snakemake.stderr

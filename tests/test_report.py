@@ -12,7 +12,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 from datagen import make_image_folder
 from markupsafe import escape
 from report import (
@@ -161,7 +160,7 @@ def train_json(strategy: str, seed: int, eval_accuracy: float) -> dict:
 
 
 def make_project(root: Path, split: str = "val", final: bool = True) -> dict[str, Path]:
-    """A runs tree, a dataset with the evaluated images, data_quality.json and a config;
+    """A runs tree, a dataset with the evaluated images and data_quality.json;
     ``final``: with the last epoch's models' predictions, as evaluate.py writes them."""
     data_dir = make_image_folder(root / "data", tuple(CLASSES), n_train=2, n_val=3)
     if split != "val":
@@ -193,9 +192,7 @@ def make_project(root: Path, split: str = "val", final: bool = True) -> dict[str
         "duplicates": {"within_split": [], "across_splits": []},
     }
     (root / "metrics" / "data_quality.json").write_text(json.dumps(quality))
-    config = root / "config.yaml"
-    config.write_text(yaml.safe_dump({"strategies": STRATEGIES, "seeds": SEEDS}))
-    return {"root": root, "data_dir": data_dir, "runs_dir": runs_dir, "config": config}
+    return {"root": root, "data_dir": data_dir, "runs_dir": runs_dir}
 
 
 def run_report(project: dict[str, Path]) -> dict[str, Path]:
@@ -209,7 +206,7 @@ def run_report(project: dict[str, Path]) -> dict[str, Path]:
         "comparison": root / "metrics" / "comparison.json",
     }
     argv = [
-        "--config", str(project["config"]),
+        "--strategies", *STRATEGIES, "--seeds", *map(str, SEEDS),
         "--runs-dir", str(project["runs_dir"]),
         "--data-quality", str(root / "metrics" / "data_quality.json"),
         "--data-dir", str(project["data_dir"]),

@@ -219,14 +219,14 @@ def test_adding_a_seed_trains_only_the_new_runs(finished_run):
                     "report": 1, "predict": 1, "all": 1}  # fmt: skip
 
 
-def test_seeds_given_with_config_flag_stop_with_what_to_do(finished_run):
-    result = snakemake(finished_run["project"], "-n", "--configfile",
-                       finished_run["configfile"].name, "--config", "strategies=[finetune]",
-                       check=False)  # fmt: skip
-    assert result.returncode != 0
-    assert "set them in a config file (--configfile my.yaml), not with --config" in (
-        result.stdout + result.stderr
-    )
+def test_runs_given_with_config_flag_redo_only_what_reads_them(finished_run):
+    """`--config seeds=[...] strategies=[...]` (typed from the words): the runs already
+    trained are reused; the report and the predictions, which take the runs on their
+    command line, are redone for the runs given."""
+    jobs = planned_jobs(finished_run["project"], "--configfile",
+                        finished_run["configfile"].name, "--config", "strategies=[finetune]",
+                        f"seeds=[{SEEDS[1]}]")  # fmt: skip
+    assert jobs == {"report": 1, "predict": 1, "all": 1}
 
 
 def test_run_ends_with_a_summary(finished_run):

@@ -17,7 +17,8 @@ SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.cli import command_line
-from tlpipe.config import load_config_files, validate_config
+from tlpipe.config import coerce_config, load_schema, validate_config
+from tlpipe.deps import library_modules
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
 from tlpipe.paths import EXPORT_REPORT, MODEL_CARD, STRATEGY_PREDICTIONS
@@ -28,8 +29,12 @@ from tlpipe.paths import FINAL_MODEL as FINAL_MODEL_PATH
 from tlpipe.paths import FINAL_PREDICTIONS
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
+# Values given with --config arrive as strings below the top level (snakemake#2099):
+# read as the schema's types first, so `--config train='{epochs: 2}'` means 2.
 try:
-    config.update(validate_config(config))
+    SCHEMA = load_schema()
+    given = workflow.config_settings.overwrite_config or {}
+    config.update(validate_config(coerce_config(config, SCHEMA, given), SCHEMA))
 except PipelineError as err:
     raise WorkflowError(str(err)) from None
 
@@ -51,8 +56,7 @@ SEEDS = config["seeds"]
 ARCHIVE = f"data/raw/{DATA['name']}.archive"
 DATA_DIR = f"data/{DATA['name']}"
 PRETRAINED = f"data/weights/{MODEL['arch']}.pth"
-# Code each step runs: a change reruns the step (as a dependency in dvc.yaml does).
-LIBRARY = sorted(os.path.relpath(p) for p in (SCRIPTS_DIR / "tlpipe").glob("*.py"))
+# The report's page templates: an edit redoes the report (and nothing else).
 REPORT_TEMPLATES = sorted(
     os.path.relpath(p) for p in (WORKFLOW_DIR / "report").glob("*.j2")
 )
@@ -63,29 +67,16 @@ REPORT_TEMPLATES = sorted(
 JOB_THREADS = 1
 
 
-def config_files():
-    """The config files of this run, in the order Snakemake merged them: the workflow's
-    configfile, then each --configfile. The report reads the strategies and seeds from
-    them (DVC cannot pass a list on a command line), so they must say what this run
-    trains: values given with --config instead stop the run with what to do."""
-    extra = [str(p) for p in workflow.overwrite_configfiles or []]
-    files = [str(p) for p in workflow.configfiles if str(p) not in extra] + extra
-    from_files = load_config_files(files)
-    if (from_files["strategies"], from_files["seeds"]) != (STRATEGIES, SEEDS):
-        raise WorkflowError(
-            "strategies and seeds differ from those in the config files "
-            f"({', '.join(files)}): set them in a config file (--configfile my.yaml), not "
-            "with --config, because the report reads them from the config files"
-        )
-    return files
-
-
-CONFIG_FILES = config_files()
-
-
 def script(name):
     """A script of workflow/scripts/, as a path relative to the working directory."""
     return os.path.relpath(SCRIPTS_DIR / name)
+
+
+def library_code(name):
+    """The tlpipe modules a script of workflow/scripts/ imports, transitively: the code
+    its rule runs besides the script, so an edit to one of them reruns the rule, and an
+    edit to another module does not (dvc.yaml lists the same files: tlpipe/deps.py)."""
+    return [os.path.relpath(p) for p in library_modules(SCRIPTS_DIR / name)]
 
 
 def as_arg(value):

@@ -3,7 +3,7 @@ rule prepare_data:
         archive=rules.download_data.output.archive,
         manifest=manifest_input,
         script=script("prepare_data.py"),
-        code=LIBRARY,
+        code=library_code("prepare_data.py"),
     output:
         data_dir=directory(DATA_DIR),
         report=report(
@@ -20,6 +20,6 @@ rule prepare_data:
     params:
         manifest=as_arg(DATA["manifest"]),
     shell:
-        "python {input.script} --archive {input.archive}"
-        " --manifest {params.manifest} --out-dir {output.data_dir}"
+        "python {input.script:q} --archive {input.archive}"
+        " --manifest {params.manifest:q} --out-dir {output.data_dir}"
         " --report {output.report} > {log} 2>&1"

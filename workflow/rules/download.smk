@@ -2,6 +2,9 @@
 
 
 rule download_data:
+    input:
+        script=script("download.py"),
+        code=library_code("download.py"),
     output:
         archive=ARCHIVE,
     log:
@@ -10,11 +13,10 @@ rule download_data:
     conda:
         "../envs/pytorch.yaml"
     params:
-        script=script("download.py"),
         url=DATA["url"],
         sha256=as_arg(DATA["sha256"]),
     shell:
-        "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
+        "python {input.script:q} --url {params.url:q} --sha256 {params.sha256}"
         " --out {output.archive} > {log} 2>&1"
 
 
@@ -22,6 +24,8 @@ rule download_data:
 rule download_weights:
     input:
         local=local_weights_input,
+        script=script("download.py"),
+        code=library_code("download.py"),
     output:
         weights=PRETRAINED,
     log:
@@ -30,12 +34,11 @@ rule download_weights:
     conda:
         "../envs/pytorch.yaml"
     params:
-        script=script("download.py"),
         url=MODEL["weights_url"],
         weights=MODEL["weights"],
         arch=MODEL["arch"],
         sha256=as_arg(MODEL["weights_sha256"]),
     shell:
-        "python {params.script} --url {params.url:q} --sha256 {params.sha256}"
+        "python {input.script:q} --url {params.url:q} --sha256 {params.sha256}"
         " --config-prefix model.weights_ --weights {params.weights:q} --arch {params.arch}"
         " --out {output.weights} > {log} 2>&1"

@@ -9,7 +9,7 @@ rule evaluate:
         final_model=FINAL_MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         script=script("evaluate.py"),
-        code=LIBRARY,
+        code=library_code("evaluate.py"),
     output:
         metrics=report(
             f"{RUN_METRICS}/{EVAL_METRICS}",
@@ -32,7 +32,7 @@ rule evaluate:
     params:
         device=TRAIN["device"],
     shell:
-        "python {input.script} --model {input.model}"
+        "python {input.script:q} --model {input.model}"
         " --final-model {input.final_model}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-metrics {output.metrics}"

@@ -8,10 +8,8 @@ rule predict:
         models=expand(MODEL_PATH, strategy=STRATEGIES, seed=SEEDS),
         data_dir=rules.prepare_data.output.data_dir,
         images=predict_input,
-        # read for the strategies and seeds only, as the report does
-        config=ancient(CONFIG_FILES),
         script=script("predict.py"),
-        code=LIBRARY,
+        code=library_code("predict.py"),
     output:
         expand(STRATEGY_PREDICTIONS, strategy=STRATEGIES),
     log:
@@ -25,11 +23,19 @@ rule predict:
         mem_mb=2000,
         runtime=20,
     params:
-        images=as_arg(config["predict"]["input"]),
+        # --strategies ... --seeds ... --input PATH, as dvc.yaml's ${item} (None: the
+        # evaluation split of the data)
+        runs=command_line(
+            {
+                "strategies": STRATEGIES,
+                "seeds": SEEDS,
+                "input": config["predict"]["input"],
+            }
+        ),
         device=TRAIN["device"],
         out_dir=predictions_dir,
     shell:
-        "python {input.script} {params.images} --config {input.config}"
+        "python {input.script:q} {params.runs}"
         " --data-dir {input.data_dir} --device {params.device}"
         " --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -39,7 +45,7 @@ rule export_model:
         model=MODEL_PATH,
         data_dir=rules.prepare_data.output.data_dir,
         script=script("export.py"),
-        code=LIBRARY,
+        code=library_code("export.py"),
     output:
         program=PROGRAM_PATH,
         onnx=ONNX_PATH,
@@ -55,7 +61,7 @@ rule export_model:
         mem_mb=4000,
         runtime=20,
     shell:
-        "python {input.script} --model {input.model} --data-dir {input.data_dir}"
+        "python {input.script:q} --model {input.model} --data-dir {input.data_dir}"
         " --out-program {output.program} --out-onnx {output.onnx}"
         " --out-report {output.report} > {log} 2>&1"
 

@@ -3,13 +3,12 @@ rule report:
         train=run_files(TRAIN_METRICS),
         evaluation=run_files(EVAL_METRICS),
         predictions=run_files(PREDICTIONS),
+        final_predictions=run_files(FINAL_PREDICTIONS),
         data_quality=rules.prepare_data.output.report,
         data_dir=rules.prepare_data.output.data_dir,
-        # read for strategies and seeds only (a params dependency in dvc.yaml):
-        # editing another key must not rerun the report
-        config=ancient(CONFIG_FILES),
         script=script("report.py"),
-        code=[*LIBRARY, *REPORT_TEMPLATES],
+        code=library_code("report.py"),
+        templates=REPORT_TEMPLATES,
     output:
         html=report(
             "reports/comparison.html",
@@ -39,11 +38,13 @@ rule report:
     conda:
         "../envs/pytorch.yaml"
     params:
+        # which runs to compare: --strategies ... --seeds ..., as dvc.yaml's ${item}
+        runs=command_line({"strategies": STRATEGIES, "seeds": SEEDS}),
         runs_dir=runs_dir,
         model_cards=model_cards_dir,
         margin=config["comparison"]["margin"],
     shell:
-        "python {input.script} --config {input.config}"
+        "python {input.script:q} {params.runs}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"

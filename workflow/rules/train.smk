@@ -12,7 +12,7 @@ for strategy in STRATEGY_REGISTRY.values():
             data_dir=rules.prepare_data.output.data_dir,
             weights=rules.download_weights.output.weights,
             script=script("train.py"),
-            code=LIBRARY,
+            code=library_code("train.py"),
         output:
             model=run_path(MODEL_PATH, strategy.name),
             final_model=run_path(FINAL_MODEL_PATH, strategy.name),
@@ -44,9 +44,9 @@ for strategy in STRATEGY_REGISTRY.values():
             crop_size=as_arg(DATA["crop_size"]),
             resize_size=as_arg(DATA["resize_size"]),
         shell:
-            "python {input.script} --data-dir {input.data_dir}"
+            "python {input.script:q} --data-dir {input.data_dir}"
             " --strategy {params.strategy} --seed {wildcards.seed} --arch {params.arch}"
-            " --weights {params.weights} --pretrained {input.weights}"
+            " --weights {params.weights:q} --pretrained {input.weights}"
             " --weights-sha256 {params.weights_sha256} {params.settings}"
             " --crop-size {params.crop_size} --resize-size {params.resize_size}"
             " --out-model {output.model} --out-final-model {output.final_model}"

@@ -13,10 +13,10 @@ column lists the checkpoints that voted. Columns: ``path``, ``predicted``,
 listed with a warning, never a crash).
 
 In the pipeline (``snakemake predict``, DVC stage ``predict``) one job classifies the
-images once per strategy, with every seed's model, strategies and seeds read from the
-config files as the report reads them (``--config FILE... --out-dir predictions``);
-the input is ``predict.input``, where ``None`` (null) stands for the evaluation split of
-``--data-dir``.
+images once per strategy, with every seed's model (``--strategies NAME... --seeds N...
+--out-dir predictions``, the config's lists, as the report takes them); the input is
+``--input`` ``predict.input`` (a PATH, spelled as dvc.yaml's ``${item}`` renders it),
+where ``None`` (null) stands for the evaluation split of ``--data-dir``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import pandas as pd
 import torch
 
 from tlpipe import paths as pipeline_paths
-from tlpipe.config import load_config_files
+from tlpipe.cli import add_runs_options
 from tlpipe.dataset import (
     decode_image,
     eval_geometry,
@@ -152,16 +152,14 @@ def predictions_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def pipeline_jobs(config_files: list[Path], out_dir: Path) -> dict[Path, list[Path]]:
-    """The pipeline's predictions: per strategy of the config files, its CSV in
-    ``out_dir`` and its checkpoints, one per seed (read as the report reads them)."""
-    config = load_config_files(config_files)
+def pipeline_jobs(strategies: list[str], seeds: list[int], out_dir: Path) -> dict[Path, list[Path]]:
+    """The pipeline's predictions: per strategy, its CSV in ``out_dir`` and its
+    checkpoints, one per seed."""
     return {
         out_dir / Path(pipeline_paths.STRATEGY_PREDICTIONS.format(strategy=strategy)).name: [
-            Path(pipeline_paths.MODEL.format(strategy=strategy, seed=seed))
-            for seed in config["seeds"]
+            Path(pipeline_paths.MODEL.format(strategy=strategy, seed=seed)) for seed in seeds
         ]
-        for strategy in config["strategies"]
+        for strategy in strategies
     }
 
 
@@ -200,7 +198,11 @@ def run(args: argparse.Namespace) -> dict[Path, pd.DataFrame]:
     in the pipeline, with each strategy's models into ``args.out_dir``)."""
     tick = time.perf_counter()
     torch.set_num_threads(resolve_threads(args.threads))
-    jobs = {args.out: list(args.model)} if args.model else pipeline_jobs(args.config, args.out_dir)
+    jobs = (
+        {args.out: list(args.model)}
+        if args.model
+        else pipeline_jobs(args.strategies, args.seeds, args.out_dir)
+    )
     candidates, skipped = find_images(resolve_inputs(args))
     decoded, unreadable = decode(candidates)
     skipped.update(unreadable)
@@ -231,24 +233,36 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
-    add("paths", nargs="+", type=Path, help="images or folders of images (recursive)")
+    add("paths", nargs="*", type=Path, help="images or folders of images (recursive)")
+    add("--input", type=Path, action="append", default=[],
+        help="a PATH too (repeatable; how dvc.yaml's ${item} passes predict.input)")  # fmt: skip
     add("--model", type=Path, action="append", help="checkpoint (repeat to average models)")
     add("--out", type=Path, help="CSV to write (with --model)")
-    add("--config", type=Path, nargs="+", default=[],
-        help="instead of --model: the pipeline's config file(s); every strategy's models "
-        "(one per seed) classify the images into <--out-dir>/<strategy>.csv")  # fmt: skip
-    add("--out-dir", type=Path, default=Path("predictions"), help="(with --config)")
+    add("--out-dir", type=Path, default=Path("predictions"), help="(with --strategies)")
     add("--data-dir", type=Path, default=None, help="dataset whose evaluation split None means")
     add("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(default: auto)")
     add("--batch-size", type=int, default=EVAL_BATCH_SIZE, help=f"(default: {EVAL_BATCH_SIZE})")
     add("--threads", type=int, default=0, help="CPU threads; 0: $OMP_NUM_THREADS or all")
     add("--verbose", action="store_true", help="debug logging")
+    # instead of --model: every strategy's models (one per seed) classify the images
+    # into <--out-dir>/<strategy>.csv
+    add_runs_options(parser, required=False)
     return parser
 
 
 def main(args: argparse.Namespace) -> None:
-    if bool(args.model) == bool(args.config) or (args.model and not args.out):
-        raise PipelineError("give --model PATH (repeatable) with --out, or --config (pipeline)")
+    pipeline = args.strategies is not None or args.seeds is not None
+    if (
+        bool(args.model) == pipeline
+        or (args.model and not args.out)
+        or (pipeline and None in (args.strategies, args.seeds))
+    ):
+        raise PipelineError(
+            "give --model PATH (repeatable) with --out, or --strategies and --seeds (pipeline)"
+        )
+    args.paths = [*args.paths, *args.input]
+    if not args.paths:
+        raise PipelineError("give the images to classify: PATH or --input PATH")
     run(args)
 
 

@@ -30,8 +30,8 @@ from PIL import Image
 from tqdm import tqdm
 
 from tlpipe import provenance
-from tlpipe.dataset import SPLITS, check_layout, is_image_file, manifest_sha256, splits_of
 from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
+from tlpipe.layout import SPLITS, check_layout, is_image_file, manifest_sha256, splits_of
 
 log = logging.getLogger("prepare_data")
 

@@ -1,16 +1,16 @@
 #!/usr/bin/env python
 """Render the replicated, paired comparison of the strategies: HTML, Markdown, CSV and JSON.
 
-    python workflow/scripts/report.py --config config/config.yaml [more.yaml ...] \\
+    python workflow/scripts/report.py --strategies finetune feature_extract --seeds 1 2 3 \\
         --runs-dir metrics/runs --data-quality metrics/data_quality.json \\
         --data-dir data/hymenoptera_data \\
         --out-html reports/comparison.html --out-markdown reports/comparison.md \\
         --out-figures reports/figures --out-summary metrics/summary.csv \\
         --out-comparison metrics/comparison.json
 
-The runs to read (every strategy x ``seeds``) come from the merged config files, not
-from file lists: DVC can neither interpolate a list into a command nor depend on a folder
-that holds its own outputs, so the report depends on ``metrics/runs`` and the config.
+The runs to read (every strategy x seed) are given on the command line, and found in
+``--runs-dir``: DVC cannot depend on a folder that holds its own outputs, so the report
+depends on ``metrics/runs``, the folder of every run's metrics.
 
 The HTML embeds every figure as a data: URI, so it opens offline and can be mailed as one
 file; the Markdown links the same figures as PNG files in ``--out-figures`` (git hosts do
@@ -43,6 +43,7 @@ from sklearn.metrics import ConfusionMatrixDisplay
 
 from tlpipe import comparison as comparisons
 from tlpipe import paths
+from tlpipe.cli import add_runs_options
 from tlpipe.comparison_tables import (
     decision_rule,
     describe_cell,
@@ -52,9 +53,9 @@ from tlpipe.comparison_tables import (
     statistics_table,
 )
 from tlpipe.comparison_tables import number as _number
-from tlpipe.config import load_config_files
 from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
+from tlpipe.markup import FILTERS as MARKDOWN_FILTERS
 from tlpipe.strategies import REGISTRY
 from tlpipe.verdict import basis_label
 
@@ -684,14 +685,17 @@ def make_figures(
 
 
 def write_pages(context: dict[str, Any], html: Path, markdown: Path) -> None:
-    """Render the HTML and Markdown templates with the same context."""
+    """Render the HTML and Markdown templates with the same context: every value is
+    escaped in the HTML (autoescape, by the template's name *.html.j2), and where it comes
+    from the data in the Markdown (the ``md`` filters)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
-        autoescape=jinja2.select_autoescape(["html"]),
+        autoescape=jinja2.select_autoescape(["html", "html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.update(MARKDOWN_FILTERS)
     for template, out in (("comparison.html.j2", html), ("comparison.md.j2", markdown)):
         with atomic_open(out, "w", encoding="utf-8") as handle:
             handle.write(env.get_template(template).render(**context))
@@ -798,6 +802,7 @@ def write_model_cards(contexts: dict[str, dict[str, Any]], folder: Path) -> None
         loader=jinja2.FileSystemLoader(TEMPLATE_DIR), undefined=jinja2.StrictUndefined,
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )  # fmt: skip
+    env.filters.update(MARKDOWN_FILTERS)
     template = env.get_template("model_card.md.j2")
     for strategy, context in contexts.items():
         path = folder / Path(paths.MODEL_CARD.format(strategy=strategy)).name
@@ -807,8 +812,7 @@ def write_model_cards(contexts: dict[str, dict[str, Any]], folder: Path) -> None
 
 def render(args: argparse.Namespace) -> dict[str, Any]:
     """Read the runs, write summary.csv, comparison.json, the figures and both pages."""
-    config = load_config_files(args.config)
-    strategies, seeds = list(config["strategies"]), list(config["seeds"])
+    strategies, seeds = list(args.strategies), list(args.seeds)
     runs = load_runs(args.runs_dir, strategies, seeds)
     quality = read_json(args.data_quality)
     split = eval_split(runs)
@@ -875,14 +879,7 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument(
-        "--config",
-        type=Path,
-        nargs="+",
-        required=True,
-        help="config file(s) of the run, merged in order; strategies and seeds say "
-        "which runs to read",
-    )
+    add_runs_options(parser)
     parser.add_argument(
         "--runs-dir",
         type=Path,

@@ -6,6 +6,10 @@ classifier sits (ResNet's ``fc``, MobileNet's and EfficientNet's ``classifier[-1
 ConvNeXt's ``classifier[2]``) and in how the backbone is laid out. A :class:`Family`
 records those two facts, so the strategies (:mod:`tlpipe.strategies`) can say "train the
 head" or "train the last stage" without knowing the architecture.
+
+The families are plain data, and this module imports torch and torchvision only inside
+the functions that need them: the Snakemake workflow reads the registries while it
+parses, and that must not cost a torch import (seconds and about 1 GB).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import torchvision
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from tlpipe.fileio import PipelineError
+
+if TYPE_CHECKING:
+    import torchvision
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ def set_head(model: nn.Module, head: nn.Module) -> None:
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
     """A new ``nn.Linear`` with ``num_classes`` outputs in place of the classifier."""
+    from torch import nn
+
     head = nn.Linear(get_head(model).in_features, num_classes)
     set_head(model, head)
     return head
@@ -104,6 +111,8 @@ def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
 def headless(model: nn.Module) -> Iterator[nn.Module]:
     """The model with ``nn.Identity`` as its head, so that calling it gives the features
     the head takes (torchvision's own forward, whatever the family); yields the head."""
+    from torch import nn
+
     head = get_head(model)
     set_head(model, nn.Identity())
     try:
@@ -114,6 +123,8 @@ def headless(model: nn.Module) -> Iterator[nn.Module]:
 
 def imagenet_weights(arch: str) -> torchvision.models.WeightsEnum:
     """torchvision's IMAGENET1K_V1 weights entry of ``arch`` (its URL and metadata)."""
+    import torchvision
+
     family_of(arch)
     return torchvision.models.get_model_weights(arch).IMAGENET1K_V1
 

@@ -36,16 +36,28 @@ def schema_default(key: str, schema: dict[str, Any] | None = None) -> Any:
     return node["default"]
 
 
+def _word(value: Any) -> str:
+    """One value as DVC writes it into a command: strings quoted for the shell, None as
+    ``None`` (the scripts read it as unset: :func:`tlpipe.fileio.optional_arg`)."""
+    return shlex.quote(value) if isinstance(value, str) else str(value)
+
+
 def command_line(values: dict[str, Any]) -> str:
-    """``values`` as DVC renders ``${section}`` with ``parsing.bool: boolean_optional``."""
+    """``values`` as DVC renders a mapping ``${section}`` in a command, with
+    ``parsing.bool: boolean_optional`` and the default ``parsing.list: nargs``: ``--key
+    value``, booleans as ``--key`` / ``--no-key``, a list as ``--key a b c``."""
     words = []
     for key, value in values.items():
         if isinstance(value, bool):
             words.append(f"--{key}" if value else f"--no-{key}")
-        elif isinstance(value, list | tuple | dict) or value is None:
-            raise ValueError(f"{key}: {value!r} has no command-line form; use a scalar")
+        elif isinstance(value, list | tuple):
+            if any(isinstance(item, list | tuple | dict) for item in value):
+                raise ValueError(f"{key}: {value!r}: a nested list has no command-line form")
+            words += [f"--{key}", *map(_word, value)] if value else []
+        elif isinstance(value, dict):
+            raise ValueError(f"{key}: {value!r}: a mapping has no command-line form")
         else:
-            words += [f"--{key}", shlex.quote(str(value))]
+            words += [f"--{key}", _word(value)]
     return " ".join(words)
 
 
@@ -97,3 +109,33 @@ def add_setting_options(
             help=help_text,
         )  # fmt: skip
     return list(properties)
+
+
+class _Distinct(argparse.Action):
+    """Store a list option's values, refusing one given twice (the schema's uniqueItems)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        twice = sorted({str(v) for v in values if values.count(v) > 1})
+        if twice:
+            parser.error(f"argument {option_string}: {', '.join(twice)} given twice")
+        setattr(namespace, self.dest, list(values))
+
+
+def add_runs_options(
+    parser: argparse.ArgumentParser, required: bool = True, schema: dict[str, Any] | None = None
+) -> None:
+    """``--strategies NAME...`` and ``--seeds N...``: the runs (every strategy x seed) a
+    step reads, spelled as dvc.yaml's ``${item}`` renders the config's two lists (``--seeds
+    1 2 3``: DVC's ``parsing.list: nargs``) and checked against the schema's items."""
+    schema = load_schema() if schema is None else schema
+    group = parser.add_argument_group("runs (config: strategies, seeds)")
+    helps = {
+        "strategies": "strategies of the runs (config: strategies)",
+        "seeds": "seeds of the runs, one run per strategy and seed (config: seeds)",
+    }
+    for key, metavar in (("strategies", "STRATEGY"), ("seeds", "SEED")):
+        group.add_argument(
+            f"--{key}", nargs="+", required=required, default=None, action=_Distinct,
+            type=_checked(key, schema["properties"][key]["items"]), metavar=metavar,
+            help=helps[key],
+        )  # fmt: skip

@@ -9,6 +9,8 @@ naming the key, the bad value and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,77 @@ def apply_defaults(config: Any, schema: dict[str, Any]) -> Any:
                 result[key] = apply_defaults(copy.deepcopy(subschema["default"]), subschema)
         return result
     return config
+
+
+# Words that mean null where the schema allows it (DVC and the scripts write None).
+_NULL_WORDS = ("null", "Null", "NULL", "~", "None", "none")
+
+
+def _as_type(word: str, kind: str) -> tuple[bool, Any]:
+    """``(True, value)`` when ``word`` reads as a value of the schema type ``kind``."""
+    if kind == "null" and word in _NULL_WORDS:
+        return True, None
+    if kind == "boolean" and word.lower() in ("true", "false"):
+        return True, word.lower() == "true"
+    if kind in ("integer", "number") and re.fullmatch(r"[+-]?\d+", word.strip()):
+        return True, int(word)
+    if kind == "number":
+        try:
+            number = float(word)
+        except ValueError:
+            return False, None
+        return math.isfinite(number), number
+    if kind in ("array", "object"):
+        try:
+            value = yaml.safe_load(word)
+        except yaml.YAMLError:
+            return False, None
+        return isinstance(value, list if kind == "array" else dict), value
+    return False, None
+
+
+def coerce_value(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` converted to the schema's type where it is a string that reads as one.
+
+    Snakemake hands a nested ``--config`` value over as a string (``train={epochs: 2}``
+    gives ``{"epochs": "2"}``, ``seeds=[1,2]`` gives ``["1", "2"]``: snakemake#2099), so
+    the words are read here as the schema says they are meant. A string that reads as
+    no allowed type is left as it is, for validation to name it.
+    """
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    if isinstance(value, str) and ("string" not in kinds or value in _NULL_WORDS):
+        for kind in ("null", "boolean", "integer", "number", "array", "object"):
+            ok, converted = _as_type(value, kind) if kind in kinds else (False, None)
+            if ok:
+                value = converted
+                break
+    if isinstance(value, list) and "items" in schema:
+        return [coerce_value(item, schema["items"]) for item in value]
+    if isinstance(value, dict) and "properties" in schema:
+        properties = schema["properties"]
+        return {k: coerce_value(v, properties[k]) if k in properties else v
+                for k, v in value.items()}  # fmt: skip
+    return value
+
+
+def coerce_config(config: Any, schema: dict[str, Any], given: Any) -> Any:
+    """``config`` with the values of ``given`` (Snakemake's ``--config``, as it parsed
+    them) converted by :func:`coerce_value`; values from config files are kept as they
+    are (DVC reads those files too, and must see what Snakemake validates).
+
+    A mapping given on the command line comes back with its keys in the schema's order,
+    as config/config.yaml writes them (Snakemake puts the given keys first), so that
+    ``train`` renders the same command line either way."""
+    if isinstance(config, dict) and isinstance(given, dict) and "properties" in schema:
+        properties = schema["properties"]
+        order = {key: i for i, key in enumerate(properties)}
+        result = {k: config[k] for k in sorted(config, key=lambda k: order.get(k, len(order)))}
+        for key, value in given.items():
+            if key in result and key in properties:
+                result[key] = coerce_config(result[key], properties[key], value)
+        return result
+    return coerce_value(config, schema) if config == given else config
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

@@ -12,7 +12,10 @@ from typing import Any
 import torch
 import torchvision
 
-from tlpipe.config import PROJECT_ROOT
+# The repository (workflow/scripts/tlpipe/ is three levels down), found here rather than
+# imported from tlpipe.config: a step that records provenance does not depend on the
+# config validation code.
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def config_hash(config: dict[str, Any]) -> str:

@@ -10,16 +10,19 @@ a given architecture comes from :mod:`tlpipe.architectures`.
 The Snakemake rules (one training rule per strategy, its resources, the wildcard
 constraint), the model code, the report's colours and order and the README's table take
 the strategies from here; the config schema's enum must name the same ones (a test
-checks it). Adding a strategy is one entry below plus its tests.
+checks it). Adding a strategy is one entry below plus its tests. Plain data, no torch
+import: the workflow reads the registry while it parses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from tlpipe.architectures import family_of_model
+
+if TYPE_CHECKING:
+    from torch import nn
 
 # Where training starts (the first trainable module, in module order).
 EVERYTHING, LAST_STAGE, HEAD = "everything", "last_stage", "head"
