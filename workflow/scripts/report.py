@@ -57,7 +57,7 @@ from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_open, atomic_path, read_json, run_cli, write_json
 from tlpipe.markup import FILTERS as MARKDOWN_FILTERS
 from tlpipe.strategies import REGISTRY
-from tlpipe.verdict import basis_label
+from tlpipe.verdict import basis_label, basis_short
 
 log = logging.getLogger("report")
 
@@ -453,8 +453,11 @@ def plot_strip(
     level = f"{comparison['confidence'] * 100:g}%"
     ax.set_xticks(range(len(strategies)), strategies)
     ax.set_xlim(-0.6, len(strategies) - 0.4)
-    ax.set_ylabel(f"{basis_label(comparison['basis'])}, %", fontsize=8, wrap=True)
-    ax.set_title(f"Per-seed accuracy ({_count(len(seeds), 'seed')})", fontsize=10)
+    ax.set_ylabel("accuracy, %", fontsize=9)
+    ax.set_title(
+        f"Per-seed accuracy, {basis_short(comparison['basis'])} ({_count(len(seeds), 'seed')})",
+        fontsize=10,
+    )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(
         handles=[
@@ -608,8 +611,8 @@ def plot_cost_accuracy(
             label=f"{strategy} mean",
         )
     ax.set(xlabel="training time (s)")
-    ax.set_ylabel(f"{basis_label(basis)}, %", fontsize=8, wrap=True)
-    ax.set_title("Cost and accuracy", fontsize=10)
+    ax.set_ylabel("accuracy, %", fontsize=9)
+    ax.set_title(f"Cost and accuracy, {basis_short(basis)}", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     fig.tight_layout()

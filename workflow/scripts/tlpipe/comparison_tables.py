@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tlpipe.stats import format_p
-from tlpipe.verdict import basis_label
+from tlpipe.verdict import basis_label, margin_text
 
 #: (scale, decimals) of each run-level metric on the page: accuracies and F1 in %.
 METRIC_FORMAT = {"train_seconds": (1.0, 0), "peak_rss_mb": (1.0, 0)}
@@ -125,7 +125,7 @@ def pairs_table(comparison: dict[str, Any]) -> dict[str, Any]:
         "decision",
         "difference, points",
         f"{simultaneous} over seeds and images",
-        f"equivalence test CI (±{margin:g} points)",
+        f"equivalence test CI ({margin_text(margin)})",
         f"{simultaneous}, training noise only (these images)",
         "p" + (" (Bonferroni-adjusted)" if m > 1 else ""),
         "seeds won (a : b)",
@@ -206,7 +206,7 @@ def decision_rule(comparison: dict[str, Any]) -> str:
     return (
         f"better: the {level} interval of the difference over seeds and images excludes 0; "
         f"equivalent: the {tost} interval (two one-sided tests) lies within "
-        f"±{comparison['margin_points']:g} points (comparison.margin); inconclusive: neither, "
+        f"{margin_text(comparison['margin_points'])} (comparison.margin); inconclusive: neither, "
         f"or fewer than {comparison['min_seeds']} seeds.{family} Seeds won and P(a's run beats "
         "b's) compare the runs of the same seed on these images (ties count half; Wilson "
         "interval); cost ratios are geometric means of the per-seed ratios (t-interval on "

@@ -29,8 +29,15 @@ def _level(confidence: float) -> str:
     return f"{round(confidence * 100, 2):g}%"
 
 
-def _margin(margin_points: float) -> str:
+def margin_text(margin_points: float) -> str:
+    """``±1 point`` or ``±0.5 points``."""
     return f"±{margin_points:g} point" + ("" if margin_points == 1 else "s")
+
+
+def basis_short(basis: dict[str, Any]) -> str:
+    """``last-epoch models on val/``: the basis in a figure's title."""
+    which = "last-epoch" if basis["checkpoint"] == "final" else "best-epoch"
+    return f"{which} models on {basis['split']}/"
 
 
 def basis_label(basis: dict[str, Any]) -> str:
@@ -75,7 +82,7 @@ def _seeds_won(pair: dict[str, Any], leader: str) -> str:
 
 
 def _planning(pair: dict[str, Any], comparison: dict[str, Any]) -> str:
-    margin = _margin(comparison["margin_points"])
+    margin = margin_text(comparison["margin_points"])
     split = comparison["basis"]["split"]
     if pair["n_seeds"] < 2:
         return (
@@ -130,7 +137,7 @@ def pair_sentence(pair: dict[str, Any], comparison: dict[str, Any]) -> str:
             f"{a} and {b} share no seed, so they cannot be compared; train the same seeds "
             f"(seeds) for both."
         )
-    margin = _margin(comparison["margin_points"])
+    margin = margin_text(comparison["margin_points"])
     split = comparison["basis"]["split"]
     mean = pair["difference"]["mean"]
     over = f"over seeds and {split} images"
