@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import shutil
 import sys
@@ -108,6 +109,8 @@ def test_evaluation_outputs(finished_run, strategy, seed):
     assert prov["seed"] == seed and evaluation["seed"] == seed
     assert len(prov["config_sha256"]) == 64
     assert len(prov["dataset_sha256"]) == 64 and len(prov["model_sha256"]) == 64
+    final = project / f"models/{strategy}/seed{seed}/final.pt"
+    assert prov["final_model_sha256"] == hashlib.sha256(final.read_bytes()).hexdigest()
 
 
 @pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])

@@ -223,9 +223,12 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "loss": summarize(final_logits, final_labels).loss,
             "checkpoint_epoch": final["epoch"],
             "selected_on": None,
-            "model": str(args.final_model),
-            "model_sha256": sha256_file(args.final_model),
         }
+        # beside model.pt's: the file's bytes hold its provenance (host, time), so they
+        # differ between two runs that computed the same model
+        metrics["provenance"].update(
+            final_model=str(args.final_model), final_model_sha256=sha256_file(args.final_model)
+        )
         write_predictions(
             args.out_final_predictions,
             predictions_table(relative, final_probabilities, final_labels.numpy(), class_names),
