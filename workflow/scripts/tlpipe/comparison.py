@@ -98,7 +98,7 @@ def decide_pair(
     floor = stats.difference_floor_variance(d.shape[1])
     difference = stats.crossed_mean(d, decide_level, _DIFFERENCE_BOUNDS, floor)
     difference["p_value_adjusted"] = min(1.0, difference["p_value"] * max(1, n_comparisons))
-    tost = stats.crossed_mean(d, equivalence_level, _DIFFERENCE_BOUNDS, floor)
+    tost = stats.at_level(difference, equivalence_level, _DIFFERENCE_BOUNDS)
     inside = -margin < tost["ci_low"] and tost["ci_high"] < margin
     excludes_zero = difference["ci_low"] > 0 or difference["ci_high"] < 0
     n_seeds, n_images = d.shape

@@ -234,6 +234,16 @@ def _interval_dict(
     }
 
 
+def at_level(
+    interval: dict[str, Any],
+    confidence: float,
+    bounds: tuple[float | None, float | None] | None = None,
+) -> dict[str, Any]:
+    """The same estimate, standard error and df as ``interval``, at another confidence."""
+    df = math.inf if interval["df"] is None else interval["df"]
+    return _interval_dict(interval["mean"], interval["se"] ** 2, df, confidence, bounds)
+
+
 def crossed_mean(
     table: Any,
     confidence: float = CONFIDENCE,

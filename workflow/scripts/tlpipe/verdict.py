@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tlpipe.stats import format_p
-
 
 def points(fraction: float, sign: bool = False) -> str:
     """A fraction as percentage points with one decimal, never "-0.0"."""
@@ -205,5 +203,3 @@ def verdict(comparison: dict[str, Any]) -> str:
         )
     return " ".join([scored, *(pair["sentence"] for pair in pairs)])
 
-
-__all__ = ["basis_label", "format_p", "pair_sentence", "points", "verdict"]
