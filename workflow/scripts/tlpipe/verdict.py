@@ -202,4 +202,3 @@ def verdict(comparison: dict[str, Any]) -> str:
             "it with."
         )
     return " ".join([scored, *(pair["sentence"] for pair in pairs)])
-
