@@ -12,6 +12,8 @@ import pytest
 import yaml
 from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
 
+from tlpipe.config import validate_config
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
 SHARED_ZIP_SHA256 = "c88c5b323050fb1e4e7dd286594da0e5d76e453d44b37a5c27b7b6daa74662dc"
@@ -125,6 +127,59 @@ def write_config(project: Path, config: dict, name: str = "test-config.yaml") ->
 def snakemake(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real snakemake in a project copy."""
     return run(["snakemake", *args], cwd=project, check=check)
+
+
+def git(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run git in ``project`` with a throw-away identity."""
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
+               cwd=project)  # fmt: skip
+
+
+def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the real dvc in a project copy."""
+    return run(["dvc", *args], cwd=project, check=check)
+
+
+def make_repo(root: Path, config: dict, storage: Path | None = None) -> Path:
+    """A git (+ DVC) repository of the project whose config/config.yaml is ``config``,
+    committed, with DVC's remote pointed at ``storage`` (default: next to ``root``)."""
+    project = copy_project(root)
+    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(project, "init", "-q")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "project")
+    storage = storage or root.parent / "dvc-storage"
+    dvc(project, "remote", "modify", "--local", "local", "url", str(storage))
+    return project
+
+
+RECORDED_SEEDS = [7, 8]
+
+
+@pytest.fixture(scope="session")
+def recorded_run(tmp_path_factory, tiny_dataset, weights_file) -> dict:
+    """The one full run of the default pipeline that the workflow tests share: the
+    tiny dataset, both default strategies x 2 seeds x 2 epochs, run by `snakemake
+    --cores 2` in a git + DVC repository and recorded with `make dvc-record`.
+
+    Read it, or dry-run against it; a test that changes it works on
+    :func:`copy_of` it."""
+    config = validate_config(
+        tiny_config(tiny_dataset, weights_file, train={"epochs": 2}, seeds=RECORDED_SEEDS)
+    )
+    base = tmp_path_factory.mktemp("recorded")
+    project = make_repo(base / "project", config, storage=base / "dvc-storage")
+    result = snakemake(project, "--cores", "2")
+    run(["make", "dvc-record"], cwd=project)
+    return {"project": project, "config": config, "result": result,
+            "storage": base / "dvc-storage"}  # fmt: skip
+
+
+def copy_of(project: Path, target: Path) -> Path:
+    """A copy of a finished project with its files' times (so both runners still see it
+    up to date) and its git and DVC state."""
+    shutil.copytree(project, target, symlinks=True)  # copy2: times kept
+    return target
 
 
 def planned_jobs(project: Path, *args: str) -> dict[str, int]:

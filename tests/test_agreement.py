@@ -1,9 +1,12 @@
 """Any config the schema accepts runs under both runners, and each agrees with the other.
 
 For every case: `dvc.yaml` and the Snakefile give the same commands (no edit to
-`dvc.yaml`); a Snakemake run recorded with `make dvc-record` leaves `dvc status` clean and
-`dvc repro` with nothing to do; and `dvc repro` from scratch, recorded with
-`make snakemake-record`, leaves `snakemake -n` with nothing to do.
+`dvc.yaml`); then the case runs under one runner and is recorded for the other, which
+finds nothing to do: a Snakemake run recorded with `make dvc-record` leaves `dvc status`
+clean and `dvc repro` with nothing to do, or `dvc repro` from scratch, recorded with
+`make snakemake-record`, leaves `snakemake -n` with nothing to do. The cases take turns
+at which runner goes first (the commands being the same words, the order is about the
+records, not the values); the default config runs in both orders in tests/test_dvc.py.
 """
 
 from __future__ import annotations
@@ -18,10 +21,9 @@ from urllib.parse import unquote
 
 import pandas as pd
 import pytest
-import yaml
-from conftest import REPO, copy_project, planned_jobs, run, snakemake
+from conftest import REPO, dvc, make_repo, planned_jobs, run, snakemake
 from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
-from test_dvc import dvc, dvc_commands, git, snakemake_commands
+from test_dvc import dvc_commands, snakemake_commands
 
 from tlpipe.config import validate_config
 
@@ -138,34 +140,27 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-CASES = {"own-dataset": own_dataset_case, "local-weights-resnet34": local_weights_case,
-         "awkward-values": awkward_values_case}  # fmt: skip
+# case -> (its config, the runner that goes first)
+CASES = {"own-dataset": (own_dataset_case, "snakemake"),
+         "local-weights-resnet34": (local_weights_case, "dvc"),
+         "awkward-values": (awkward_values_case, "snakemake")}  # fmt: skip
 
 
 @pytest.fixture(params=list(CASES), scope="module")
 def case(request, tmp_path_factory) -> dict:
     base = tmp_path_factory.mktemp(request.param)
+    make_config, first = CASES[request.param]
     if request.param == "awkward-values":
-        config = awkward_values_case(base, request.getfixturevalue("signed_server"))
+        config = make_config(base, request.getfixturevalue("signed_server"))
     else:
-        config = CASES[request.param](base)
-    return {"name": request.param, "config": validate_config(config)}
+        config = make_config(base)
+    return {"name": request.param, "config": validate_config(config), "first": first}
 
 
 def n_stages(config: dict) -> int:
     """download_data, download_weights, prepare_data, report, predict, and train and
     evaluate per (strategy, seed)."""
     return 5 + 2 * len(config["strategies"]) * len(config["seeds"])
-
-
-def make_project(root: Path, config: dict) -> Path:
-    """A git repository of the project whose config/config.yaml is ``config``."""
-    project = copy_project(root)
-    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "project")
-    return project
 
 
 def check_values_arrived(project: Path, config: dict) -> None:
@@ -184,7 +179,7 @@ def check_values_arrived(project: Path, config: dict) -> None:
 
 
 def test_same_commands_without_editing_dvc_yaml(tmp_path, case):
-    project = make_project(tmp_path / "p", case["config"])
+    project = make_repo(tmp_path / "p", case["config"])
     from_snakemake, from_dvc = snakemake_commands(project), dvc_commands(project)
     assert set(from_snakemake) == set(from_dvc), "command lines differ"
     for command, (stage, outs) in from_dvc.items():
@@ -192,8 +187,17 @@ def test_same_commands_without_editing_dvc_yaml(tmp_path, case):
     assert len(from_dvc) == n_stages(case["config"])
 
 
-def test_snakemake_then_dvc_agree(tmp_path, case):
-    project = make_project(tmp_path / "p", case["config"])
+def test_the_other_runner_has_nothing_to_do(tmp_path, case):
+    project = make_repo(tmp_path / "p", case["config"])
+    if case["first"] == "snakemake":
+        snakemake_then_dvc(project, case["config"])
+    else:
+        dvc_then_snakemake(project, case["config"])
+    if case["name"] == "awkward-values":
+        check_values_arrived(project, case["config"])
+
+
+def snakemake_then_dvc(project: Path, config: dict) -> None:
     snakemake(project, "--cores", "2")
     run(["make", "dvc-record"], cwd=project)
     status = dvc(project, "status", "--json").stdout
@@ -202,17 +206,14 @@ def test_snakemake_then_dvc_agree(tmp_path, case):
     assert "Running stage" not in repro and "up to date" in repro
     assert planned_jobs(project) == {}
     comparison = json.loads((project / "metrics/comparison.json").read_text())
-    assert set(comparison["strategies"]) == set(case["config"]["strategies"])
-    if case["name"] == "awkward-values":
-        check_values_arrived(project, case["config"])
+    assert set(comparison["strategies"]) == set(config["strategies"])
 
 
-def test_dvc_then_snakemake_agree(tmp_path, case):
-    project = make_project(tmp_path / "p", case["config"])
+def dvc_then_snakemake(project: Path, config: dict) -> None:
     repro = dvc(project, "repro", "--no-run-cache").stdout
-    assert repro.count("Running stage") == n_stages(case["config"]) + 1  # + validate_config
+    assert repro.count("Running stage") == n_stages(config) + 1  # + validate_config
     run(["make", "snakemake-record"], cwd=project)
     assert planned_jobs(project) == {}
     assert dvc(project, "status", "--quiet", check=False).returncode == 0
-    if case["name"] == "awkward-values":
-        check_values_arrived(project, case["config"])
+    comparison = json.loads((project / "metrics/comparison.json").read_text())
+    assert set(comparison["strategies"]) == set(config["strategies"])

@@ -7,6 +7,7 @@ import pytest
 import yaml
 from conftest import REPO, snakemake, write_config
 
+from tlpipe.cli import command_line
 from tlpipe.config import (
     apply_defaults,
     coerce_config,
@@ -157,6 +158,25 @@ def test_command_line_values_take_the_schema_types(given, expected):
         assert ({k: found[k] for k in values} if isinstance(values, dict) else found) == values
     untouched = coerce_config(config, load_schema(), {})
     assert untouched == config
+
+
+def test_settings_given_again_keep_the_config_files_order():
+    """Snakemake puts the keys of a --configfile or --config mapping first; they come back
+    in config/config.yaml's order (what DVC renders), the schema's order after it, so the
+    train command line, and with it Snakemake's params, do not change with how a setting
+    was given (a changed order once retrained every run)."""
+    schema = load_schema()
+    in_file = {"train": {"epochs": 2, "num_workers": 0, "lr": 0.01}}
+    given = {"train": {"lr": 0.01, "epochs": 2}}  # another file, its own order
+    merged = {"train": {**given["train"], **validate_config(in_file)["train"]}}
+    coerced = coerce_config(merged, schema, given, in_file)
+    rest = [k for k in schema["properties"]["train"]["properties"] if k not in in_file["train"]]
+    assert list(coerced["train"]) == ["epochs", "num_workers", "lr", *rest]
+    assert command_line(coerced["train"]).startswith("--epochs 2 --num_workers 0 --lr 0.01 ")
+    # no config file (the workflow used as a module elsewhere): the schema's order
+    assert list(coerce_config(merged, schema, given)["train"]) == list(
+        schema["properties"]["train"]["properties"]
+    )
 
 
 def test_a_value_given_as_a_word_gets_the_config_file_message():

@@ -9,12 +9,21 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import REPO, copy_project, planned_jobs, run, snakemake
+from conftest import (
+    RECORDED_SEEDS,
+    REPO,
+    copy_of,
+    dvc,
+    git,
+    make_repo,
+    planned_jobs,
+    run,
+    snakemake,
+)
 from datagen import sha256
 
 from tlpipe.config import validate_config
@@ -29,17 +38,17 @@ OUTPUTS = [
     "data/weights/resnet18.pth",
     "data/tiny/train/ants/ants_0.jpg",
     "metrics/data_quality.json",
-    "models/finetune/seed3/model.pt",
-    "models/feature_extract/seed4/model.pt",
-    "metrics/runs/finetune/seed4/train.json",
-    "metrics/runs/feature_extract/seed3/eval.json",
-    "metrics/runs/feature_extract/seed4/predictions.csv",
+    "models/finetune/seed7/model.pt",
+    "models/feature_extract/seed8/model.pt",
+    "metrics/runs/finetune/seed8/train.json",
+    "metrics/runs/feature_extract/seed7/eval.json",
+    "metrics/runs/feature_extract/seed8/predictions.csv",
     "metrics/summary.csv",
     "metrics/comparison.json",
     "reports/comparison.html",
     "reports/figures/strip_plot.png",
 ]
-SEEDS = [3, 4]
+SEEDS = RECORDED_SEEDS
 # Stages: download_data, download_weights, prepare_data, report, predict, and train and
 # evaluate for every (strategy, seed); and DVC's own first one, validate_config (Snakemake
 # validates while it parses).
@@ -47,15 +56,6 @@ N_STAGES = 5 + 2 * 2 * len(SEEDS)
 DVC_ONLY = {"validate_config"}
 TRAIN_STAGES = {f"train@{s}-{k}" for s in ("finetune", "feature_extract") for k in SEEDS}
 LOG_REDIRECT = re.compile(r"\s*>\s*\S+\s+2>&1\s*$")
-
-
-def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run(["dvc", *args], cwd=project, check=check)
-
-
-def git(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.com", *args],
-               cwd=project)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,6 @@ def sources(tmp_path_factory, tiny_dataset, weights_file) -> dict:
 
 def make_dvc_project(root: Path, sources: dict, seeds: list[int] = SEEDS) -> Path:
     """A git + DVC repository of the project, its config pointing at the tiny data."""
-    project = copy_project(root)
     config = validate_config({
         "data": {"url": str(sources["archive"]), "sha256": sha256(sources["archive"]),
                  "name": "tiny", "manifest": str(sources["manifest"]),
@@ -79,12 +78,7 @@ def make_dvc_project(root: Path, sources: dict, seeds: list[int] = SEEDS) -> Pat
         "train": {"epochs": 1, "num_workers": 0},
         "seeds": seeds,
     })  # fmt: skip
-    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    git(project, "init", "-q")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "project")
-    dvc(project, "remote", "modify", "--local", "local", "url", str(sources["storage"]))
-    return project
+    return make_repo(root, config, sources["storage"])
 
 
 def stage_name(rule: str) -> str:
@@ -190,13 +184,11 @@ def test_each_stage_depends_on_the_code_it_runs(stage):
     )
 
 
-@pytest.fixture(scope="module")
-def snakemake_first(tmp_path_factory, sources) -> Path:
-    """A project run by Snakemake and then recorded in DVC with the documented command."""
-    project = make_dvc_project(tmp_path_factory.mktemp("sm") / "p", sources)
-    snakemake(project, "--cores", "2")
-    run(["make", "dvc-record"], cwd=project)
-    return project
+@pytest.fixture
+def snakemake_first(recorded_run) -> Path:
+    """The shared project run by Snakemake and recorded in DVC with the documented command
+    (`make dvc-record`)."""
+    return recorded_run["project"]
 
 
 def test_dvc_records_a_snakemake_run_without_retraining(snakemake_first):
@@ -231,10 +223,10 @@ def test_metrics_and_plots_work_from_git(snakemake_first):
     project = snakemake_first
     shown = json.loads(dvc(project, "metrics", "show", "--json").stdout)
     metrics = next(iter(shown.values()))["data"]
-    train_path = "metrics/runs/finetune/seed3/train.json"
+    train_path = "metrics/runs/finetune/seed7/train.json"
     train = json.loads((project / train_path).read_text())
     assert metrics[train_path]["data"]["best_val_acc"] == train["best_val_acc"]
-    assert "accuracy" in metrics["metrics/runs/feature_extract/seed4/eval.json"]["data"]
+    assert "accuracy" in metrics["metrics/runs/feature_extract/seed8/eval.json"]["data"]
     comparison = json.loads((project / "metrics/comparison.json").read_text())
     shown = metrics["metrics/comparison.json"]["data"]["differences"]
     difference = shown["finetune_vs_feature_extract"]["difference_points"]
@@ -244,14 +236,14 @@ def test_metrics_and_plots_work_from_git(snakemake_first):
         assert f"reports/figures/{figure}.png" in plots
 
 
-def test_push_then_clone_and_pull_restores_everything(snakemake_first, tmp_path, sources):
-    project = snakemake_first
+def test_push_then_clone_and_pull_restores_everything(recorded_run, tmp_path):
+    project = copy_of(recorded_run["project"], tmp_path / "project")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "results")
     dvc(project, "push", "--quiet")
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(project), str(clone)], cwd=tmp_path)
-    dvc(clone, "remote", "modify", "--local", "local", "url", str(sources["storage"]))
+    dvc(clone, "remote", "modify", "--local", "local", "url", str(recorded_run["storage"]))
     dvc(clone, "pull", "--quiet")
     for path in OUTPUTS:
         assert sha256(clone / path) == sha256(project / path), path
@@ -260,22 +252,24 @@ def test_push_then_clone_and_pull_restores_everything(snakemake_first, tmp_path,
     assert planned_jobs(clone) == {}
 
 
-def test_experiment_with_other_seeds_trains_only_the_new_ones(snakemake_first):
+def test_experiment_with_other_seeds_trains_only_the_new_ones(recorded_run, tmp_path):
     """`dvc exp run -S seeds=[...]`: the matrix follows, runs already trained are
     reused, and the report compares exactly the configured seeds."""
-    project = snakemake_first
-    out = dvc(project, "exp", "run", "-n", "seeds-345", "-S",
-              "config/config.yaml:seeds=[3,4,5]").stdout  # fmt: skip
-    assert "Running stage 'train@finetune-5'" in out
-    assert "Running stage 'train@feature_extract-5'" in out
-    assert "Running stage 'train@finetune-3'" not in out
+    project = copy_of(recorded_run["project"], tmp_path / "project")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "results")
+    out = dvc(project, "exp", "run", "-n", "seeds-789", "-S",
+              "config/config.yaml:seeds=[7,8,9]").stdout  # fmt: skip
+    assert "Running stage 'train@finetune-9'" in out
+    assert "Running stage 'train@feature_extract-9'" in out
+    assert "Running stage 'train@finetune-7'" not in out
     assert "Running stage 'report@runs'" in out
     comparison = json.loads((project / "metrics/comparison.json").read_text())
-    assert comparison["pairs"][0]["seeds"] == [3, 4, 5]
+    assert comparison["pairs"][0]["seeds"] == [7, 8, 9]
     assert comparison["strategies"]["finetune"]["n_seeds"] == 3
     # `dvc exp show` lists the experiment with its parameter (README: experiments)
     shown = json.dumps(json.loads(dvc(project, "exp", "show", "--json").stdout))
-    assert "seeds-345" in shown and '"seeds": [3, 4, 5]' in shown
+    assert "seeds-789" in shown and '"seeds": [7, 8, 9]' in shown
 
 
 def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):

@@ -14,27 +14,17 @@ import pytest
 import torch
 import yaml
 from browser import find_chromium, inspect_page
-from conftest import REPO, copy_project, planned_jobs, run, snakemake, tiny_config, write_config
+from conftest import RECORDED_SEEDS, REPO, copy_of, planned_jobs, run, snakemake, write_config
 from datagen import sha256
 
 pytestmark = pytest.mark.workflow
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_dataset, weights_file):
-    """One complete run of the default target with 2 epochs and 2 seeds; shared below."""
-    project = copy_project(tmp_path_factory.mktemp("run") / "project")
-    config = tiny_config(tiny_dataset, weights_file, train={"epochs": 2}, seeds=SEEDS)
-    configfile = write_config(project, config)
-    result = snakemake(project, "--cores", "2", "--configfile", configfile.name)
-    return {"project": project, "config": config, "configfile": configfile, "result": result}
 
 
 def read(project, path):
     return json.loads((project / path).read_text())
 
 
-SEEDS = [7, 8]
+SEEDS = RECORDED_SEEDS
 RUNS = [(strategy, seed) for strategy in ("finetune", "feature_extract") for seed in SEEDS]
 
 
@@ -42,22 +32,22 @@ def run_file(strategy, seed, name):
     return f"metrics/runs/{strategy}/seed{seed}/{name}"
 
 
-def test_data_quality_counts(finished_run):
-    quality = read(finished_run["project"], "metrics/data_quality.json")
+def test_data_quality_counts(recorded_run):
+    quality = read(recorded_run["project"], "metrics/data_quality.json")
     assert quality["classes"] == ["ants", "bees"]
     assert quality["counts"]["train"] == {"ants": 4, "bees": 4, "total": 8}
     assert quality["counts"]["val"] == {"ants": 3, "bees": 3, "total": 6}
     assert quality["skipped"] == [] and quality["unreadable"] == []
     assert quality["image_size"]["width"] == {"min": 48, "median": 48, "mean": 48.0, "max": 48}
-    files = sorted(p.relative_to(finished_run["project"] / "data/tiny").as_posix()
-                   for p in (finished_run["project"] / "data/tiny").rglob("*.*")
+    files = sorted(p.relative_to(recorded_run["project"] / "data/tiny").as_posix()
+                   for p in (recorded_run["project"] / "data/tiny").rglob("*.*")
                    if not p.name.startswith("."))  # fmt: skip
     assert len(files) == 14 and files[0] == "train/ants/ants_0.jpg"
 
 
 @pytest.mark.parametrize(("strategy", "seed"), RUNS)
-def test_training_outputs(finished_run, strategy, seed):
-    project = finished_run["project"]
+def test_training_outputs(recorded_run, strategy, seed):
+    project = recorded_run["project"]
     metrics = read(project, run_file(strategy, seed, "train.json"))
     history = metrics["history"]
     assert [h["epoch"] for h in history] == [1, 2]
@@ -81,14 +71,14 @@ def test_training_outputs(finished_run, strategy, seed):
     assert checkpoint["state_dict"]["fc.weight"].shape == (2, 512)
     prov = checkpoint["provenance"]
     assert prov["seed"] == seed and prov["torch"] == torch.__version__
-    assert prov["weights_sha256"] == finished_run["config"]["model"]["weights_sha256"]
+    assert prov["weights_sha256"] == recorded_run["config"]["model"]["weights_sha256"]
     # resumable state is removed once the outputs are complete
     assert not (project / "checkpoints" / strategy / f"seed{seed}" / "last.pt").exists()
 
 
 @pytest.mark.parametrize(("strategy", "seed"), RUNS)
-def test_evaluation_outputs(finished_run, strategy, seed):
-    project = finished_run["project"]
+def test_evaluation_outputs(recorded_run, strategy, seed):
+    project = recorded_run["project"]
     evaluation = read(project, run_file(strategy, seed, "eval.json"))
     predictions = pd.read_csv(project / run_file(strategy, seed, "predictions.csv"))
     assert evaluation["n"] == 6 == len(predictions)
@@ -114,12 +104,12 @@ def test_evaluation_outputs(finished_run, strategy, seed):
 
 
 @pytest.mark.parametrize("strategy", ["finetune", "feature_extract"])
-def test_predictions_average_every_seed_and_the_model_card_snippet_runs(finished_run, strategy):
+def test_predictions_average_every_seed_and_the_model_card_snippet_runs(recorded_run, strategy):
     """The default run classifies predict.input (null: val/) with every seed's model:
     the averaged probabilities are the mean of the seeds' evaluated ones. The model
     card's plain-torchvision snippet, run as a user would, gives its seed's evaluated
     probabilities."""
-    project = finished_run["project"]
+    project = recorded_run["project"]
     predictions = pd.read_csv(project / f"predictions/{strategy}.csv")
     assert len(predictions) == 6 and (predictions.skipped.isna()).all()
     models = [f"models/{strategy}/seed{seed}/model.pt" for seed in SEEDS]
@@ -145,8 +135,8 @@ def test_predictions_average_every_seed_and_the_model_card_snippet_runs(finished
     assert f'href="model_card_{strategy}.md"' in html
 
 
-def test_report_summary_and_statistics(finished_run):
-    project = finished_run["project"]
+def test_report_summary_and_statistics(recorded_run):
+    project = recorded_run["project"]
     summary = pd.read_csv(project / "metrics/summary.csv")
     assert list(zip(summary.strategy, summary.seed, strict=True)) == RUNS
     for row in summary.itertuples():
@@ -196,25 +186,9 @@ def test_report_summary_and_statistics(finished_run):
         assert (project / f"reports/figures/{figure}.png").stat().st_size > 1000
 
 
-def test_rerun_has_nothing_to_do(finished_run):
-    result = snakemake(finished_run["project"], "-n", "--configfile",
-                       finished_run["configfile"].name)  # fmt: skip
-    assert "Nothing to be done" in result.stdout + result.stderr
-
-
-def test_changing_lr_retrains_every_run_only(finished_run):
-    project = finished_run["project"]
-    config = finished_run["config"]
-    changed = write_config(project, {**config, "train": {**config["train"], "lr": 0.01}}, "lr.yaml")
-    jobs = planned_jobs(project, "--configfile", changed.name)
-    assert jobs.get("train_finetune") == 2 and jobs.get("train_feature_extract") == 2
-    assert jobs.get("evaluate") == 4 and jobs.get("report") == 1
-    assert "prepare_data" not in jobs and "download_data" not in jobs
-
-
-def test_adding_a_seed_trains_only_the_new_runs(finished_run):
-    project = finished_run["project"]
-    config = finished_run["config"]
+def test_adding_a_seed_trains_only_the_new_runs(recorded_run):
+    project = recorded_run["project"]
+    config = recorded_run["config"]
     more = {**config, "seeds": [*SEEDS, 9]}
     jobs = planned_jobs(project, "--configfile", write_config(project, more, "seeds.yaml").name)
     # the new runs, and what reads every run: the report and each strategy's predictions
@@ -222,28 +196,28 @@ def test_adding_a_seed_trains_only_the_new_runs(finished_run):
                     "report": 1, "predict": 1, "all": 1}  # fmt: skip
 
 
-def test_runs_given_with_config_flag_redo_only_what_reads_them(finished_run):
+def test_runs_given_with_config_flag_redo_only_what_reads_them(recorded_run):
     """`--config seeds=[...] strategies=[...]` (typed from the words): the runs already
     trained are reused; the report and the predictions, which take the runs on their
     command line, are redone for the runs given."""
-    jobs = planned_jobs(finished_run["project"], "--configfile",
-                        finished_run["configfile"].name, "--config", "strategies=[finetune]",
-                        f"seeds=[{SEEDS[1]}]")  # fmt: skip
+    jobs = planned_jobs(
+        recorded_run["project"], "--config", "strategies=[finetune]", f"seeds=[{SEEDS[1]}]"
+    )
     assert jobs == {"report": 1, "predict": 1, "all": 1}
 
 
-def test_run_ends_with_a_summary(finished_run):
-    out = finished_run["result"].stdout
-    verdict = read(finished_run["project"], "metrics/comparison.json")["verdict"]
+def test_run_ends_with_a_summary(recorded_run):
+    out = recorded_run["result"].stdout
+    verdict = read(recorded_run["project"], "metrics/comparison.json")["verdict"]
     assert verdict in out and "over 2 seed(s) and 6 images" in out
     assert "Results (val, last-epoch models; 95% CI over seeds and images)" in out
-    assert str(finished_run["project"] / "reports/comparison.html") in out
+    assert str(recorded_run["project"] / "reports/comparison.html") in out
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="Chromium not installed")
-def test_report_renders_in_a_browser(finished_run, tmp_path):
+def test_report_renders_in_a_browser(recorded_run, tmp_path):
     """Headless Chromium: every image loads, nothing is fetched, no console errors."""
-    html = finished_run["project"] / "reports/comparison.html"
+    html = recorded_run["project"] / "reports/comparison.html"
     page = inspect_page(html, tmp_path / "report.png")
     assert page.ok, page.summary()
     assert page.images_total >= 4 and page.images_broken == []
@@ -251,26 +225,25 @@ def test_report_renders_in_a_browser(finished_run, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 20_000
 
 
-def test_snakemake_report(finished_run, tmp_path):
+def test_snakemake_report(recorded_run, tmp_path):
     """`snakemake --report` bundles the comparison, figures and metrics with captions."""
-    project = finished_run["project"]
+    project = recorded_run["project"]
     out = project / "snakemake-report.html"
-    snakemake(project, "--report", out.name, "--configfile", finished_run["configfile"].name)
+    snakemake(project, "--report", out.name)
     text = out.read_text()
     for expected in ("comparison.html", "strip_plot.png", "train.json", "comparison.json",
                      "data_quality.json"):  # fmt: skip
         assert expected in text, expected
 
 
-def test_failed_rerun_leaves_earlier_results_intact(finished_run, tmp_path):
+def test_failed_rerun_leaves_earlier_results_intact(recorded_run, tmp_path):
     """A rerun that stops on bad input (checksum mismatch) keeps the earlier results."""
-    project = tmp_path / "project"
-    shutil.copytree(finished_run["project"], project, symlinks=True)  # copy2 keeps mtimes
+    project = copy_of(recorded_run["project"], tmp_path / "project")
     results = ["models/finetune/seed7/model.pt", "models/feature_extract/seed8/model.pt",
                run_file("finetune", 7, "train.json"), "metrics/data_quality.json",
                "reports/comparison.html", "data/tiny/train/ants/ants_0.jpg"]  # fmt: skip
     before = {path: sha256(project / path) for path in results}
-    config = finished_run["config"]
+    config = recorded_run["config"]
     bad = write_config(project, {**config, "data": {**config["data"], "sha256": "0" * 64}})
     result = snakemake(project, "--cores", "2", "--configfile", bad.name, check=False)
     assert result.returncode != 0

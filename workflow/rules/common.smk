@@ -17,7 +17,7 @@ SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.cli import command_line
-from tlpipe.config import coerce_config, load_schema, validate_config
+from tlpipe.config import coerce_config, load_schema, read_config_file, validate_config
 from tlpipe.deps import library_modules
 from tlpipe.fileio import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
@@ -30,11 +30,14 @@ from tlpipe.paths import FINAL_PREDICTIONS
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
 # Values given with --config arrive as strings below the top level (snakemake#2099):
-# read as the schema's types first, so `--config train='{epochs: 2}'` means 2.
+# read as the schema's types first, so `--config train='{epochs: 2}'` means 2; and in
+# the key order of the config file DVC reads, so both render the same command lines.
 try:
     SCHEMA = load_schema()
     given = workflow.config_settings.overwrite_config or {}
-    config.update(validate_config(coerce_config(config, SCHEMA, given), SCHEMA))
+    dvc_reads = "config/config.yaml"
+    file_order = read_config_file(dvc_reads) if os.path.exists(dvc_reads) else {}
+    config.update(validate_config(coerce_config(config, SCHEMA, given, file_order), SCHEMA))
 except PipelineError as err:
     raise WorkflowError(str(err)) from None
 

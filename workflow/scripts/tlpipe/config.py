@@ -98,21 +98,26 @@ def coerce_value(value: Any, schema: dict[str, Any]) -> Any:
     return value
 
 
-def coerce_config(config: Any, schema: dict[str, Any], given: Any) -> Any:
-    """``config`` with the values of ``given`` (Snakemake's ``--config``, as it parsed
-    them) converted by :func:`coerce_value`; values from config files are kept as they
-    are (DVC reads those files too, and must see what Snakemake validates).
+def coerce_config(config: Any, schema: dict[str, Any], given: Any, like: Any = None) -> Any:
+    """``config`` with the values of ``given`` (Snakemake's ``--config`` and
+    ``--configfile`` values, as it parsed them) converted by :func:`coerce_value`; values
+    from the workflow's config file are kept as they are (DVC reads that file too, and
+    must see what Snakemake validates).
 
-    A mapping given on the command line comes back with its keys in the schema's order,
-    as config/config.yaml writes them (Snakemake puts the given keys first), so that
-    ``train`` renders the same command line either way."""
+    A mapping that ``given`` touches comes back with its keys in the order of ``like``
+    (config/config.yaml as DVC reads it; the schema's order for keys it lacks), whatever
+    order Snakemake merged them in (it puts the given keys first): ``train`` then renders
+    the command line DVC renders, and a setting given again in another file or order
+    does not read to Snakemake as changed params (which would retrain every run)."""
     if isinstance(config, dict) and isinstance(given, dict) and "properties" in schema:
         properties = schema["properties"]
-        order = {key: i for i, key in enumerate(properties)}
+        like = like if isinstance(like, dict) else {}
+        keys = [*like, *(key for key in properties if key not in like)]
+        order = {key: i for i, key in enumerate(keys)}
         result = {k: config[k] for k in sorted(config, key=lambda k: order.get(k, len(order)))}
         for key, value in given.items():
             if key in result and key in properties:
-                result[key] = coerce_config(result[key], properties[key], value)
+                result[key] = coerce_config(result[key], properties[key], value, like.get(key))
         return result
     return coerce_value(config, schema) if config == given else config
 
@@ -182,21 +187,26 @@ def merge_config(base: dict[str, Any], override: dict[str, Any]) -> dict[str, An
     return merged
 
 
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """One config file's mapping, keys in the file's order (not yet validated)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = yaml.safe_load(handle) or {}
+    except OSError as err:
+        raise PipelineError(f"{path}: cannot read config file ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        raise PipelineError(f"{path}: not valid YAML ({err})") from None
+    if not isinstance(loaded, dict):
+        raise PipelineError(f"{path}: a config file must hold a mapping of keys")
+    return loaded
+
+
 def load_config_files(paths: list[str | Path]) -> dict[str, Any]:
     """Read config files in order (later ones override earlier ones), fill in the schema
     defaults and validate: the config a Snakemake run with these files would use."""
     config: dict[str, Any] = {}
     for path in paths:
-        try:
-            with open(path, encoding="utf-8") as handle:
-                loaded = yaml.safe_load(handle) or {}
-        except OSError as err:
-            raise PipelineError(f"{path}: cannot read config file ({err.strerror})") from None
-        except yaml.YAMLError as err:
-            raise PipelineError(f"{path}: not valid YAML ({err})") from None
-        if not isinstance(loaded, dict):
-            raise PipelineError(f"{path}: a config file must hold a mapping of keys")
-        config = merge_config(config, loaded)
+        config = merge_config(config, read_config_file(path))
     return validate_config(config)
 
 
