@@ -87,74 +87,41 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
+    arch = schema_default("model.arch")
+    # fmt: off
     add("--data-dir", required=True, help="ImageFolder root holding train/ and val/")
     add("--strategy", required=True, choices=STRATEGIES, help="what to train")
-    arch = schema_default("model.arch")
     add("--arch", default=arch, choices=ARCHS, help=f"torchvision architecture (default: {arch})")
-    add(
-        "--weights",
-        default="none",
+    add("--weights", default="none",
         help="IMAGENET1K_V1 (the file given by --pretrained), none (random initialisation) "
-        "or the path of a state-dict file (default: none)",
-    )
-    add(
-        "--pretrained",
-        type=Path,
-        default=None,
-        help="where the IMAGENET1K_V1 file is (written by the download_weights step)",
-    )
-    add(
-        "--weights-sha256",
-        type=optional_arg,
-        default=None,
+        "or the path of a state-dict file (default: none)")
+    add("--pretrained", type=Path, default=None,
+        help="where the IMAGENET1K_V1 file is (written by the download_weights step)")
+    add("--weights-sha256", type=optional_arg, default=None,
         help="expected sha256 of the weights file, checked on every use; auto: that of "
         "torchvision's IMAGENET1K_V1 file for --arch (no check for a local file); "
-        "none: no check",
-    )
-    add(
-        "--seed",
-        type=int,
-        default=1,
+        "none: no check")
+    add("--seed", type=int, default=1,
         help="random seed of this run; the same seed gives every strategy the same data "
-        "order and augmentation (default: 1)",
-    )
-    add(
-        "--crop-size",
-        type=optional_int,
-        default=None,
-        help="network input side; None: that of --arch's ImageNet weights (default: None)",
-    )
-    add(
-        "--resize-size",
-        type=optional_int,
-        default=None,
+        "order and augmentation (default: 1)")
+    add("--crop-size", type=optional_int, default=None,
+        help="network input side; None: that of --arch's ImageNet weights (default: None)")
+    add("--resize-size", type=optional_int, default=None,
         help="validation resize before the crop; None: that of --arch's ImageNet weights "
-        "(default: None)",
-    )
-    add_setting_options(parser, "train")
-    add(
-        "--threads",
-        type=int,
-        default=0,
-        help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs",
-    )
+        "(default: None)")
+    add_setting_options(parser, "train")  # --epochs, --lr, ...: one option per train setting
+    add("--threads", type=int, default=0,
+        help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs")
     add("--out-model", type=Path, required=True, help="best checkpoint to write (.pt)")
-    add(
-        "--out-final-model",
-        type=Path,
-        default=None,
+    add("--out-final-model", type=Path, default=None,
         help="also write the last epoch's checkpoint here (.pt): a model not selected on "
         "val, which the comparison scores when the dataset has no test split "
-        "(default: not written)",
-    )
+        "(default: not written)")
     add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
-    add(
-        "--resume-dir",
-        type=Path,
-        default=None,
+    add("--resume-dir", type=Path, default=None,
         help="where the per-epoch resumable state lives "
-        "(default: checkpoints/<strategy>/seed<seed>)",
-    )
+        "(default: checkpoints/<strategy>/seed<seed>)")
+    # fmt: on
     add("--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -278,14 +245,9 @@ def fit(
         tick = time.perf_counter()
         seed = epoch_seed(args.seed, epoch)
         torch.manual_seed(seed)  # augmentation draws when num_workers == 0
-        train_loader = make_loader(
-            data.train_set,
-            args.batch_size,
-            shuffle=True,
-            num_workers=data.workers,
-            seed=seed,
-            pin_memory=data.pin_memory,
-        )
+        train_loader = make_loader(data.train_set, args.batch_size, shuffle=True,
+                                   num_workers=data.workers, seed=seed,
+                                   pin_memory=data.pin_memory)  # fmt: skip
         lr = optimizer.param_groups[0]["lr"]
         set_train_mode(model, args.strategy)
         train_result = fit_epoch(
@@ -312,16 +274,9 @@ def fit(
         mean_seconds = sum(h["seconds"] for h in progress.history) / len(progress.history)
         log.info(
             "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %.1fs  ETA %s",
-            epoch,
-            args.epochs,
-            train_result.loss,
-            train_result.accuracy,
-            val_result.loss,
-            val_result.accuracy,
-            lr,
-            seconds,
-            format_eta(mean_seconds * (args.epochs - epoch)),
-        )
+            epoch, args.epochs, train_result.loss, train_result.accuracy, val_result.loss,
+            val_result.accuracy, lr, seconds, format_eta(mean_seconds * (args.epochs - epoch)),
+        )  # fmt: skip
     return progress
 
 
@@ -338,26 +293,17 @@ def write_outputs(
     training metrics JSON."""
     config = training_config(args)
     history = progress.history
-    info = {
-        "arch": args.arch,
-        "strategy": args.strategy,
-        "class_names": data.classes,
-        "config": config,
-        "provenance": prov,
-        "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
-        "precision": training.precision,
-    }
+    sizes = {"crop_size": args.crop_size, "resize_size": args.resize_size}
+    info = {"arch": args.arch, "strategy": args.strategy, "class_names": data.classes,
+            "config": config, "provenance": prov, "transform": sizes,
+            "precision": training.precision}  # fmt: skip
     checkpoints.save_model(args.out_model, best_state, epoch=progress.best_epoch,
                            val_acc=progress.best_val_acc, info=info)  # fmt: skip
     if args.out_final_model is not None:
         # The model after the last epoch: fixed in advance, not chosen by its val score.
-        checkpoints.save_model(
-            args.out_final_model,
-            checkpoints.plain_state_dict(training.model),
-            epoch=len(history),
-            val_acc=history[-1]["val_acc"],
-            info=info,
-        )
+        last_state = checkpoints.plain_state_dict(training.model)
+        checkpoints.save_model(args.out_final_model, last_state, epoch=len(history),
+                               val_acc=history[-1]["val_acc"], info=info)  # fmt: skip
     metrics = {
         "strategy": args.strategy,
         "seed": args.seed,
@@ -403,18 +349,10 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     log.info(
         "%s, seed %d: %s on %s (%d threads, %s), %d classes, %d train / %d val images, "
         "%s of %s parameters trainable",
-        args.strategy,
-        args.seed,
-        args.arch,
-        device,
-        threads,
-        training.precision,
-        len(data.classes),
-        len(data.train_samples),
-        len(data.val_samples),
-        f"{counts['trainable']:,}",
-        f"{counts['total']:,}",
-    )
+        args.strategy, args.seed, args.arch, device, threads, training.precision,
+        len(data.classes), len(data.train_samples), len(data.val_samples),
+        f"{counts['trainable']:,}", f"{counts['total']:,}",
+    )  # fmt: skip
 
     def save_states(progress: Progress) -> None:
         if progress.best_epoch == len(progress.history):  # this epoch is the best so far
@@ -426,25 +364,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     best_state = checkpoints.load_checkpoint(best_path, "best")["state_dict"]
     weights_sha = sha256_file(training.weights_path) if training.weights_path else None
     prov = provenance.collect(
-        device=str(device),
-        precision=training.precision,
-        threads=threads,
-        seed=args.seed,
-        config_sha256=config_sha,
-        dataset_sha256=tree_sha256(args.data_dir),
+        device=str(device), precision=training.precision, threads=threads, seed=args.seed,
+        config_sha256=config_sha, dataset_sha256=tree_sha256(args.data_dir),
         weights_sha256=weights_sha,
-    )
+    )  # fmt: skip
     metrics = write_outputs(
         args, data, training, progress, best_state, prov, time.perf_counter() - start_time
     )
     for path in (last_path, best_path):  # the outputs are complete: no resume needed
         path.unlink(missing_ok=True)
-    log.info(
-        "best val acc %.4f at epoch %d -> %s",
-        progress.best_val_acc,
-        progress.best_epoch,
-        args.out_model,
-    )
+    log.info("best val acc %.4f at epoch %d -> %s",
+             progress.best_val_acc, progress.best_epoch, args.out_model)  # fmt: skip
     return metrics
 
 
