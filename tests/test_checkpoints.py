@@ -7,6 +7,7 @@ import types
 
 import pytest
 import torch
+from conftest import cli_error_line
 
 from tlpipe import checkpoints
 from tlpipe.checkpoints import (
@@ -190,3 +191,17 @@ def test_unusable_resume_state_starts_over_with_a_warning(tmp_path, model, caplo
     caplog.clear()
     assert load_resume_state(path, "abc") is None
     assert "unreadable checkpoint" in caplog.text and "training starts over" in caplog.text
+
+
+@pytest.mark.parametrize("script", ["evaluate.py", "export.py"])
+def test_the_scripts_stop_with_the_readers_line(tmp_path, script):
+    """What a user sees: one ERROR line naming the file, no traceback, no KeyError."""
+    weights = tmp_path / "weights.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, weights)
+    outputs = {
+        "evaluate.py": ["--out-metrics", "e.json", "--out-predictions", "p.csv"],
+        "export.py": ["--out-program", "m.pt2", "--out-onnx", "m.onnx", "--out-report", "r.json"],
+    }[script]
+    out = [str(tmp_path / word) if "." in word else word for word in outputs]
+    line = cli_error_line(script, "--model", str(weights), "--data-dir", str(tmp_path), *out)
+    assert f"{weights}: not a model checkpoint of train.py (a plain state dict" in line

@@ -37,7 +37,7 @@ from torch import nn
 from tlpipe import checkpoints, provenance
 from tlpipe.architectures import ARCHS, default_transform
 from tlpipe.cli import add_setting_options, schema_default, section_schema
-from tlpipe.dataset import TrainingData, load_training_data, make_loader, tree_sha256
+from tlpipe.dataset import make_loader, tree_sha256
 from tlpipe.engine import (
     epoch_seed,
     make_deterministic,
@@ -60,6 +60,7 @@ from tlpipe.model import (
 from tlpipe.optim import make_optimizer, make_scheduler
 from tlpipe.paths import RESUME_DIR
 from tlpipe.strategies import REGISTRY, STRATEGIES
+from tlpipe.training_data import TrainingData, load_training_data
 from tlpipe.weights import AUTO, expected_sha256
 
 log = logging.getLogger("train")

@@ -167,8 +167,10 @@ def load_checkpoint(path: str | os.PathLike[str], kind: str) -> dict[str, Any]:
             f"reads ({VERSION}); update the code or retrain"
         )
     if found != kind:
-        other = DESCRIPTION[found][0] if found in DESCRIPTION else f"kind {found!r}"
-        raise _foreign(path, kind, f"a {other}" if found else "no state_dict")
+        if form is None:
+            raise _foreign(path, kind, "no state_dict")
+        raise _foreign(path, kind, f"a {DESCRIPTION[found][0]}" if found in DESCRIPTION
+                       else f"kind {found!r}")  # fmt: skip
     if version == 0:
         if kind == "resume":
             raise PipelineError(f"{path}: {name} written before checkpoints were versioned; {fix}")
