@@ -23,17 +23,11 @@ from tlpipe.architectures import (
     get_head,
     imagenet_weights,
 )
+from tlpipe.checkpoints import load_checkpoint, model_from_checkpoint, save_model
 from tlpipe.config import load_schema
 from tlpipe.engine import predict, train_head_one_epoch, train_one_epoch
 from tlpipe.fileio import PipelineError
-from tlpipe.model import (
-    build_model,
-    configure_strategy,
-    load_checkpoint,
-    model_from_checkpoint,
-    save_checkpoint,
-    set_train_mode,
-)
+from tlpipe.model import build_model, configure_strategy, set_train_mode
 from tlpipe.strategies import STRATEGIES, trained_modules
 
 ONE_PER_FAMILY = [family.archs[0] for family in FAMILIES]
@@ -128,9 +122,11 @@ def test_checkpoint_round_trips_and_evaluates_the_same(arch, tmp_path):
     model, optimizer = prepared(arch, "partial_finetune")
     one_epoch(model, optimizer, "partial_finetune")
     path = tmp_path / "model.pt"
-    save_checkpoint(path, {"state_dict": model.state_dict(), "arch": arch,
-                           "class_names": ["a", "b", "c"], "epoch": 1})  # fmt: skip
-    restored = model_from_checkpoint(load_checkpoint(path))
+    info = {"arch": arch, "strategy": "partial_finetune", "class_names": ["a", "b", "c"],
+            "config": {}, "provenance": {}, "transform": {"crop_size": 32, "resize_size": 36},
+            "precision": "fp32"}  # fmt: skip
+    save_model(path, model.state_dict(), epoch=1, val_acc=0.5, info=info)
+    restored = model_from_checkpoint(load_checkpoint(path, "model"))
     logits, _ = predict(model, tiny_loader(1), CPU)
     again, _ = predict(restored, tiny_loader(1), CPU)
     assert torch.equal(logits, again) and logits.shape == (8, CLASSES)

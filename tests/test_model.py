@@ -1,4 +1,4 @@
-"""Model building, strategies, weights checks and checkpoint I/O."""
+"""Model building, strategies and weights checks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from tlpipe.model import (
     build_model,
     configure_strategy,
     count_parameters,
-    load_checkpoint,
-    save_checkpoint,
     set_train_mode,
 )
 
@@ -108,22 +106,3 @@ def test_corrupt_weights_file(tmp_path, content):
 def test_missing_weights_file(tmp_path):
     with pytest.raises(PipelineError, match=r"missing.pth: weights file not found"):
         build_model("resnet18", 2, tmp_path / "missing.pth")
-
-
-def test_checkpoint_round_trip_is_atomic(tmp_path):
-    path = tmp_path / "ck" / "model.pt"
-    payload = {"state_dict": {"w": torch.arange(3.0)}, "class_names": ["a", "b"], "epoch": 2}
-    save_checkpoint(path, payload)
-    loaded = load_checkpoint(path)
-    assert torch.equal(loaded["state_dict"]["w"], torch.arange(3.0))
-    assert loaded["class_names"] == ["a", "b"] and loaded["epoch"] == 2
-    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # no temp file left
-
-
-def test_failed_checkpoint_write_keeps_the_old_one(tmp_path):
-    path = tmp_path / "model.pt"
-    save_checkpoint(path, {"epoch": 1})
-    with pytest.raises(Exception):  # noqa: B017 - any pickling error
-        save_checkpoint(path, {"epoch": 2, "bad": lambda: None})
-    assert load_checkpoint(path) == {"epoch": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["model.pt"]

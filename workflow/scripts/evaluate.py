@@ -31,25 +31,11 @@ import torch
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, roc_auc_score
 
 from tlpipe import provenance
-from tlpipe.dataset import (
-    CachedImageDataset,
-    check_layout,
-    eval_geometry,
-    evaluation_split,
-    list_samples,
-    make_loader,
-    to_network_input,
-)
-from tlpipe.engine import (
-    EVAL_BATCH_SIZE,
-    PRECISIONS,
-    predict,
-    resolve_precision,
-    resolve_threads,
-    summarize,
-)
+from tlpipe.dataset import make_loader
+from tlpipe.engine import EVAL_BATCH_SIZE, PRECISIONS, predict, resolve_threads, summarize
 from tlpipe.fileio import PipelineError, atomic_open, run_cli, sha256_file, write_json
-from tlpipe.model import load_checkpoint, model_from_checkpoint, select_device
+from tlpipe.inference import Loaded, evaluation_dataset, load_model
+from tlpipe.model import select_device
 
 log = logging.getLogger("evaluate")
 
@@ -113,44 +99,20 @@ def predictions_table(
     return table
 
 
-def score(
-    checkpoint: dict[str, Any],
-    loader: torch.utils.data.DataLoader,
-    device: torch.device,
-    requested_precision: str,
-) -> tuple[torch.Tensor, torch.Tensor, str]:
-    """Logits and labels of ``checkpoint``'s model on ``loader``, and the precision used.
-
-    ``requested_precision`` "checkpoint" means the precision training validated with,
-    so that the accuracy here is the checkpoint's validation accuracy (older
-    checkpoints: fp32).
-    """
-    model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
-    requested = (
-        checkpoint.get("precision", "fp32")
-        if requested_precision == "checkpoint"
-        else requested_precision
-    )
-    precision = resolve_precision(requested, device)
-    logits, labels = predict(model, loader, device, precision)
-    return logits, labels, precision
-
-
 def write_predictions(path: Path, table: pd.DataFrame) -> None:
     with atomic_open(path, "w", encoding="utf-8", newline="") as handle:
         table.to_csv(handle, index=False)
 
 
-def load_final_checkpoint(path: Path, best: dict[str, Any]) -> dict[str, Any]:
-    """The last epoch's checkpoint, checked to belong to the same run as ``best``."""
-    final = load_checkpoint(path)
+def check_same_run(final: Loaded, best: Loaded) -> None:
+    """Stop unless the last epoch's checkpoint comes from the same run as the best one."""
     for key in ("class_names", "transform", "strategy"):
-        if final.get(key) != best.get(key):
+        if final.info[key] != best.info[key]:
             raise PipelineError(
-                f"{path}: its {key} ({final.get(key)}) differs from the best checkpoint's "
-                f"({best.get(key)}); both must come from the same training run: retrain it"
+                f"{final.path}: its {key} ({final.info[key]}) differs from the best "
+                f"checkpoint's ({best.info[key]}); both must come from the same training run: "
+                "retrain it"
             )
-    return final
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
@@ -158,34 +120,21 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     ``<data-dir>/test`` (else ``val``); write the JSON and the per-image CSVs."""
     threads = resolve_threads(args.threads)
     torch.set_num_threads(threads)
-    checkpoint = load_checkpoint(args.model)
-    final = (
-        None if args.final_model is None else load_final_checkpoint(args.final_model, checkpoint)
-    )
-    class_names = checkpoint["class_names"]
+    device = select_device(args.device)
+    best = load_model(args.model, device, args.precision)
+    final = None
+    if args.final_model is not None:
+        final = load_model(args.final_model, device, args.precision)
+        check_same_run(final, best)
+    class_names = best.class_names
     data_dir = Path(args.data_dir)
-    found = check_layout(data_dir)
-    if found != class_names:
-        raise PipelineError(
-            f"{data_dir}: classes {found} differ from the checkpoint's {class_names}; "
-            f"retrain {args.model} on this dataset"
-        )
-    split = evaluation_split(data_dir)
-    samples = list_samples(data_dir / split, class_names)
-    sizes = checkpoint["transform"]
     # Decoded once, in this process, by a few threads: no loader worker processes, whose
     # copies of this process doubled the job's memory. Both checkpoints read this copy.
-    dataset = CachedImageDataset(
-        samples,
-        to_network_input(),
-        preprocess=eval_geometry(sizes["crop_size"], sizes["resize_size"]),
-        threads=threads,
-    )
+    split, samples, dataset = evaluation_dataset(best, data_dir, threads)
     loader = make_loader(dataset, args.batch_size, shuffle=False, num_workers=0, seed=0)
-    device = select_device(args.device)
     relative = [Path(p).relative_to(data_dir).as_posix() for p, _ in samples]
 
-    logits, labels, precision = score(checkpoint, loader, device, args.precision)
+    logits, labels = predict(best.model, loader, device, best.precision)
     probabilities = torch.softmax(logits, 1).numpy()
     metrics = classification_metrics(probabilities, labels.numpy(), class_names)
     metrics.update(
@@ -193,14 +142,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         n=len(samples),
         split=split,
         selected_on="val",
-        strategy=checkpoint["strategy"],
-        seed=checkpoint["provenance"].get("seed"),
-        checkpoint_epoch=checkpoint["epoch"],
-        precision=precision,
+        strategy=best.info["strategy"],
+        seed=best.info["provenance"].get("seed"),
+        checkpoint_epoch=best.info["epoch"],
+        precision=best.precision,
         # What produced the checkpoint (seed, config, data and weights hashes), updated
         # with where this evaluation ran.
         provenance={
-            **checkpoint["provenance"],
+            **best.info["provenance"],
             **provenance.collect(
                 device=str(device),
                 threads=torch.get_num_threads(),
@@ -210,7 +159,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         },
     )
     if final is not None:
-        final_logits, final_labels, _ = score(final, loader, device, args.precision)
+        final_logits, final_labels = predict(final.model, loader, device, final.precision)
         final_probabilities = torch.softmax(final_logits, 1).numpy()
         final_metrics = classification_metrics(
             final_probabilities, final_labels.numpy(), class_names
@@ -221,7 +170,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             "accuracy": final_metrics["accuracy"],
             "macro_f1": final_metrics["macro_f1"],
             "loss": summarize(final_logits, final_labels).loss,
-            "checkpoint_epoch": final["epoch"],
+            "checkpoint_epoch": final.info["epoch"],
             "selected_on": None,
         }
         # beside model.pt's: the file's bytes hold its provenance (host, time), so they

@@ -26,37 +26,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from tlpipe.dataset import (
-    CachedImageDataset,
-    check_layout,
-    eval_geometry,
-    evaluation_split,
-    list_samples,
-    to_network_input,
-)
+from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
 from tlpipe.fileio import PipelineError, atomic_path, run_cli, write_json
-from tlpipe.model import load_checkpoint, model_from_checkpoint
+from tlpipe.inference import evaluation_dataset, load_model
 
 log = logging.getLogger("export")
 # the ONNX exporter reports every rewrite pass at INFO
 for noisy in ("onnxscript", "onnx_ir"):
     logging.getLogger(noisy).setLevel(logging.WARNING)
 ATOL = 1e-3
-
-
-def evaluation_images(checkpoint: dict[str, Any], data_dir: Path) -> torch.Tensor:
-    """The evaluation split's images as one float32 batch, prepared as for evaluation."""
-    classes = check_layout(data_dir)
-    if classes != checkpoint["class_names"]:
-        raise PipelineError(f"{data_dir}: classes {classes} differ from the checkpoint's")
-    samples = list_samples(data_dir / evaluation_split(data_dir), classes)
-    sizes = checkpoint["transform"]
-    dataset = CachedImageDataset(
-        samples,
-        to_network_input(),
-        preprocess=eval_geometry(sizes["crop_size"], sizes["resize_size"]),
-    )
-    return torch.stack([dataset[i][0] for i in range(len(dataset))])
 
 
 def compare(name: str, reference: np.ndarray, candidate: np.ndarray, atol: float) -> dict[str, Any]:
@@ -98,9 +76,11 @@ def onnx_logits(path: Path, images: torch.Tensor) -> np.ndarray:
 def export(args: argparse.Namespace) -> dict[str, Any]:
     """Export, check parity, then write the program, the ONNX model and the report."""
     tick = time.perf_counter()
-    checkpoint = load_checkpoint(args.model)
-    model = model_from_checkpoint(checkpoint).eval()  # float32, contiguous, CPU
-    images = evaluation_images(checkpoint, args.data_dir)
+    loaded = load_model(args.model)  # float32, contiguous, CPU
+    model = loaded.model
+    # the evaluation split's images as one float32 batch, prepared as for evaluation
+    _, _, dataset = evaluation_dataset(loaded, args.data_dir)
+    images = torch.stack([dataset[i][0] for i in range(len(dataset))])
     with torch.no_grad():
         eager = model(images).numpy()
     example = images[:2]
@@ -117,9 +97,9 @@ def export(args: argparse.Namespace) -> dict[str, Any]:
         with atomic_path(args.out_program) as program_tmp:
             program_tmp.write_bytes(buffer.getvalue())
     report.update(
-        model=str(args.model), arch=checkpoint["arch"], class_names=checkpoint["class_names"],
-        input={"shape": ["N", 3, *images.shape[2:]], **checkpoint["transform"],
-               "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
+        model=str(args.model), arch=loaded.info["arch"], class_names=loaded.class_names,
+        input={"shape": ["N", 3, *images.shape[2:]], **loaded.transform,
+               "mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         seconds=round(time.perf_counter() - tick, 1),
     )  # fmt: skip
     write_json(args.out_report, report)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +41,12 @@ from tlpipe.dataset import (
     single_threaded,
     to_network_input,
 )
-from tlpipe.engine import EVAL_BATCH_SIZE, predict, resolve_precision, resolve_threads
+from tlpipe.engine import EVAL_BATCH_SIZE, predict, resolve_threads
 from tlpipe.fileio import PipelineError, atomic_open, optional_arg, run_cli
-from tlpipe.model import load_checkpoint, model_from_checkpoint, select_device
+from tlpipe.inference import Loaded, load_model
+from tlpipe.model import select_device
 
 log = logging.getLogger("predict")
-CHECKPOINT_KEYS = ("state_dict", "arch", "class_names", "transform")
-
-
-@dataclass
-class Loaded:
-    """One checkpoint, ready to predict."""
-
-    path: Path
-    model: torch.nn.Module
-    class_names: list[str]
-    transform: dict[str, int]
-    precision: str
 
 
 def find_images(inputs: list[Path]) -> tuple[list[Path], dict[Path, str]]:
@@ -89,22 +77,6 @@ def decode(images: list[Path]) -> tuple[dict[Path, torch.Tensor], dict[Path, str
             except PipelineError as err:
                 failed[path] = f"unreadable: {str(err).split(': ', 1)[-1]}"
     return decoded, failed
-
-
-def load_model(path: Path, device: torch.device) -> Loaded:
-    """A checkpoint written by train.py, as a model in eval mode on ``device``."""
-    checkpoint = load_checkpoint(path)
-    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
-    if missing:
-        raise PipelineError(
-            f"{path}: not a model checkpoint of train.py (no {', '.join(missing)}); "
-            "give a models/<strategy>/seed<k>/model.pt"
-        )
-    model = model_from_checkpoint(checkpoint).to(device, memory_format=torch.channels_last)
-    precision = resolve_precision(checkpoint.get("precision", "fp32"), device)
-    return Loaded(
-        path, model.eval(), list(checkpoint["class_names"]), checkpoint["transform"], precision
-    )
 
 
 def class_probabilities(

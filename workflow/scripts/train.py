@@ -33,35 +33,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
 
-from tlpipe import provenance
+from tlpipe import checkpoints, provenance
 from tlpipe.architectures import ARCHS, default_transform
 from tlpipe.cli import add_setting_options, schema_default, section_schema
-from tlpipe.dataset import (
-    CachedImageDataset,
-    ImageListDataset,
-    check_layout,
-    eval_geometry,
-    eval_transform,
-    list_samples,
-    make_loader,
-    to_network_input,
-    train_transform,
-    tree_sha256,
-)
+from tlpipe.dataset import make_loader, tree_sha256
 from tlpipe.engine import (
-    EVAL_BATCH_SIZE,
-    EpochResult,
     epoch_seed,
-    loader_features,
     make_deterministic,
+    make_validator,
     peak_rss_mb,
-    predict,
-    predict_from_features,
     resolve_precision,
     resolve_threads,
-    summarize,
     train_head_one_epoch,
     train_one_epoch,
 )
@@ -70,14 +53,14 @@ from tlpipe.model import (
     build_model,
     configure_strategy,
     count_parameters,
-    load_checkpoint,
     resolve_weights,
-    save_checkpoint,
     select_device,
     set_train_mode,
 )
+from tlpipe.optim import make_optimizer, make_scheduler
 from tlpipe.paths import RESUME_DIR
 from tlpipe.strategies import REGISTRY, STRATEGIES
+from tlpipe.training_data import TrainingData, load_training_data
 from tlpipe.weights import AUTO, expected_sha256
 
 log = logging.getLogger("train")
@@ -105,74 +88,41 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         description=__doc__, add_help=add_help, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     add = parser.add_argument
+    arch = schema_default("model.arch")
+    # fmt: off
     add("--data-dir", required=True, help="ImageFolder root holding train/ and val/")
     add("--strategy", required=True, choices=STRATEGIES, help="what to train")
-    arch = schema_default("model.arch")
     add("--arch", default=arch, choices=ARCHS, help=f"torchvision architecture (default: {arch})")
-    add(
-        "--weights",
-        default="none",
+    add("--weights", default="none",
         help="IMAGENET1K_V1 (the file given by --pretrained), none (random initialisation) "
-        "or the path of a state-dict file (default: none)",
-    )
-    add(
-        "--pretrained",
-        type=Path,
-        default=None,
-        help="where the IMAGENET1K_V1 file is (written by the download_weights step)",
-    )
-    add(
-        "--weights-sha256",
-        type=optional_arg,
-        default=None,
+        "or the path of a state-dict file (default: none)")
+    add("--pretrained", type=Path, default=None,
+        help="where the IMAGENET1K_V1 file is (written by the download_weights step)")
+    add("--weights-sha256", type=optional_arg, default=None,
         help="expected sha256 of the weights file, checked on every use; auto: that of "
         "torchvision's IMAGENET1K_V1 file for --arch (no check for a local file); "
-        "none: no check",
-    )
-    add(
-        "--seed",
-        type=int,
-        default=1,
+        "none: no check")
+    add("--seed", type=int, default=1,
         help="random seed of this run; the same seed gives every strategy the same data "
-        "order and augmentation (default: 1)",
-    )
-    add(
-        "--crop-size",
-        type=optional_int,
-        default=None,
-        help="network input side; None: that of --arch's ImageNet weights (default: None)",
-    )
-    add(
-        "--resize-size",
-        type=optional_int,
-        default=None,
+        "order and augmentation (default: 1)")
+    add("--crop-size", type=optional_int, default=None,
+        help="network input side; None: that of --arch's ImageNet weights (default: None)")
+    add("--resize-size", type=optional_int, default=None,
         help="validation resize before the crop; None: that of --arch's ImageNet weights "
-        "(default: None)",
-    )
-    add_setting_options(parser, "train")
-    add(
-        "--threads",
-        type=int,
-        default=0,
-        help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs",
-    )
+        "(default: None)")
+    add_setting_options(parser, "train")  # --epochs, --lr, ...: one option per train setting
+    add("--threads", type=int, default=0,
+        help="CPU threads; 0: $OMP_NUM_THREADS (set by Snakemake) or all allowed CPUs")
     add("--out-model", type=Path, required=True, help="best checkpoint to write (.pt)")
-    add(
-        "--out-final-model",
-        type=Path,
-        default=None,
+    add("--out-final-model", type=Path, default=None,
         help="also write the last epoch's checkpoint here (.pt): a model not selected on "
         "val, which the comparison scores when the dataset has no test split "
-        "(default: not written)",
-    )
+        "(default: not written)")
     add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
-    add(
-        "--resume-dir",
-        type=Path,
-        default=None,
+    add("--resume-dir", type=Path, default=None,
         help="where the per-epoch resumable state lives "
-        "(default: checkpoints/<strategy>/seed<seed>)",
-    )
+        "(default: checkpoints/<strategy>/seed<seed>)")
+    # fmt: on
     add("--verbose", action="store_true", help="debug logging")
     return parser
 
@@ -205,73 +155,6 @@ def format_eta(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s"
 
 
-def make_datasets(
-    args: argparse.Namespace,
-    train_samples: list[tuple[str, int]],
-    val_samples: list[tuple[str, int]],
-    threads: int,
-) -> tuple[Dataset, Dataset]:
-    """Training and validation datasets, cached in memory unless ``--cache-images false``."""
-    train_tf = train_transform(args.crop_size)
-    val_tf = eval_transform(args.crop_size, args.resize_size)
-    if not args.cache_images:
-        return ImageListDataset(train_samples, train_tf), ImageListDataset(val_samples, val_tf)
-    tick = time.perf_counter()
-    train_set = CachedImageDataset(train_samples, train_tf, threads=threads)
-    # Validation's resize and centre crop have no randomness: cache their (uint8) output.
-    val_set = CachedImageDataset(
-        val_samples,
-        to_network_input(),
-        preprocess=eval_geometry(args.crop_size, args.resize_size),
-        threads=threads,
-    )
-    log.info(
-        "decoded %d images once in %.1fs; cache %.0f MB",
-        len(train_set) + len(val_set),
-        time.perf_counter() - tick,
-        (train_set.nbytes + val_set.nbytes) / 2**20,
-    )
-    return train_set, val_set
-
-
-@dataclass
-class Data:
-    """What training reads: class names, samples, datasets and loader settings."""
-
-    classes: list[str]
-    train_samples: list[tuple[str, int]]
-    val_samples: list[tuple[str, int]]
-    train_set: Dataset
-    val_loader: DataLoader
-    workers: int
-    pin_memory: bool
-
-
-def load_data(args: argparse.Namespace, device: torch.device, threads: int) -> Data:
-    """Check the dataset layout and build the training set and the validation loader."""
-    data_dir = Path(args.data_dir)
-    classes = check_layout(data_dir)
-    train_samples = list_samples(data_dir / "train", classes)
-    val_samples = list_samples(data_dir / "val", classes)
-    train_set, val_set = make_datasets(args, train_samples, val_samples, threads)
-    # Cached images need no workers: a crop and flip of a uint8 tensor costs about a
-    # millisecond, less than handing it over from a worker process (each a fork of this
-    # process, competing with training for the same cores).
-    workers = 0 if args.cache_images else args.num_workers
-    pin = device.type == "cuda"
-    # Validation runs in eval mode, where every image's output is independent of the
-    # others in its batch: larger batches only make it faster.
-    val_loader = make_loader(
-        val_set,
-        max(args.batch_size, EVAL_BATCH_SIZE),
-        shuffle=False,
-        num_workers=workers,
-        seed=args.seed,
-        pin_memory=pin,
-    )
-    return Data(classes, train_samples, val_samples, train_set, val_loader, workers, pin)
-
-
 @dataclass
 class Training:
     """The network of one strategy and what optimises it."""
@@ -284,8 +167,9 @@ class Training:
 
 
 def build_training(args: argparse.Namespace, num_classes: int, device: torch.device) -> Training:
-    """Model with the strategy's trainable parameters, SGD and StepLR (torchvision's
-    references build them the same way, from the parsed arguments)."""
+    """Model with the strategy's trainable parameters, its optimiser and schedule
+    (:mod:`tlpipe.optim`; torchvision's references build them the same way, from the
+    parsed arguments)."""
     weights_path = resolve_weights(args.weights, args.pretrained)
     # `auto`: the hash of torchvision's file for the architecture (tlpipe.weights); a local
     # file has no known hash, so it is checked only when model.weights_sha256 is set
@@ -295,21 +179,10 @@ def build_training(args: argparse.Namespace, num_classes: int, device: torch.dev
     model = build_model(args.arch, num_classes, weights_path, sha256)
     param_groups = configure_strategy(model, args.strategy, args.lr)
     model.to(device, memory_format=torch.channels_last)  # fastest convolution layout
-    optimizer = torch.optim.SGD(param_groups, lr=args.lr, momentum=args.momentum)
-    scheduler = torch.optim.lr_scheduler.StepLR(
-        optimizer, step_size=args.step_size, gamma=args.gamma
-    )
+    optimizer = make_optimizer(param_groups, args)
+    scheduler = make_scheduler(optimizer, args)
     precision = resolve_precision(args.precision, device)
     return Training(model, optimizer, scheduler, precision, weights_path)
-
-
-# Checkpoints: one key schema for the three kinds. Every one holds ``state_dict`` and
-# ``epoch``; the resumable ``last.pt`` adds the optimiser, scheduler and progress; the
-# final ``model.pt`` adds what is needed to use and trace the model.
-def plain_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The model's state dict with contiguous tensors (not the channels_last layout used
-    for speed), so checkpoints look the same whatever layout trained them."""
-    return {key: value.contiguous() for key, value in model.state_dict().items()}
 
 
 @dataclass
@@ -321,50 +194,16 @@ class Progress:
     best_val_acc: float = -1.0
 
 
-def save_last(path: Path, training: Training, progress: Progress, config_sha: str) -> None:
-    """The resumable state after an epoch (RNG state is re-derived per epoch)."""
-    save_checkpoint(
-        path,
-        {
-            "state_dict": plain_state_dict(training.model),
-            "epoch": len(progress.history),
-            "config_sha256": config_sha,
-            "progress": asdict(progress),
-            "optimizer": training.optimizer.state_dict(),
-            "scheduler": training.scheduler.state_dict(),
-        },
-    )
-
-
 def resume(path: Path, training: Training, config_sha: str) -> Progress:
     """Restore the state at ``path`` if it was written with the same settings."""
-    if not path.exists():
-        return Progress()
-    state = load_checkpoint(path)
-    if state.get("config_sha256") != config_sha or "progress" not in state:
-        log.warning("ignoring %s: it was written with other settings; starting over", path)
+    state = checkpoints.load_resume_state(path, config_sha)
+    if state is None:
         return Progress()
     training.model.load_state_dict(state["state_dict"])
     training.optimizer.load_state_dict(state["optimizer"])
     training.scheduler.load_state_dict(state["scheduler"])
     log.info("resuming from %s after epoch %d", path, state["epoch"])
     return Progress(**state["progress"])
-
-
-def make_validator(
-    training: Training, loader: DataLoader, device: torch.device, strategy: str
-) -> Callable[[], EpochResult]:
-    """A function returning this epoch's validation loss and accuracy.
-
-    With a frozen backbone the backbone is a fixed function and the validation
-    transform has no randomness, so the validation features are computed once, here,
-    and each epoch only applies the current head to them.
-    """
-    model, precision = training.model, training.precision
-    if not REGISTRY[strategy].frozen_backbone:
-        return lambda: summarize(*predict(model, loader, device, precision))
-    features, labels = loader_features(model, loader, device, precision)
-    return lambda: summarize(predict_from_features(model, features), labels)
 
 
 def check_finite(epoch: int, train_loss: float, val_loss: float, args: argparse.Namespace) -> None:
@@ -385,7 +224,7 @@ def check_finite(epoch: int, train_loss: float, val_loss: float, args: argparse.
 
 def fit(
     args: argparse.Namespace,
-    data: Data,
+    data: TrainingData,
     training: Training,
     device: torch.device,
     progress: Progress,
@@ -400,21 +239,16 @@ def fit(
     """
     model, optimizer, scheduler = training.model, training.optimizer, training.scheduler
     criterion = nn.CrossEntropyLoss()
-    evaluate_val = make_validator(training, data.val_loader, device, args.strategy)
     frozen = REGISTRY[args.strategy].frozen_backbone
+    evaluate_val = make_validator(model, data.val_loader, device, training.precision, frozen)
     fit_epoch = train_head_one_epoch if frozen else train_one_epoch
     for epoch in range(len(progress.history) + 1, args.epochs + 1):
         tick = time.perf_counter()
         seed = epoch_seed(args.seed, epoch)
         torch.manual_seed(seed)  # augmentation draws when num_workers == 0
-        train_loader = make_loader(
-            data.train_set,
-            args.batch_size,
-            shuffle=True,
-            num_workers=data.workers,
-            seed=seed,
-            pin_memory=data.pin_memory,
-        )
+        train_loader = make_loader(data.train_set, args.batch_size, shuffle=True,
+                                   num_workers=data.workers, seed=seed,
+                                   pin_memory=data.pin_memory)  # fmt: skip
         lr = optimizer.param_groups[0]["lr"]
         set_train_mode(model, args.strategy)
         train_result = fit_epoch(
@@ -441,22 +275,15 @@ def fit(
         mean_seconds = sum(h["seconds"] for h in progress.history) / len(progress.history)
         log.info(
             "epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2g  %.1fs  ETA %s",
-            epoch,
-            args.epochs,
-            train_result.loss,
-            train_result.accuracy,
-            val_result.loss,
-            val_result.accuracy,
-            lr,
-            seconds,
-            format_eta(mean_seconds * (args.epochs - epoch)),
-        )
+            epoch, args.epochs, train_result.loss, train_result.accuracy, val_result.loss,
+            val_result.accuracy, lr, seconds, format_eta(mean_seconds * (args.epochs - epoch)),
+        )  # fmt: skip
     return progress
 
 
 def write_outputs(
     args: argparse.Namespace,
-    data: Data,
+    data: TrainingData,
     training: Training,
     progress: Progress,
     best_state: dict[str, torch.Tensor],
@@ -467,35 +294,17 @@ def write_outputs(
     training metrics JSON."""
     config = training_config(args)
     history = progress.history
-    usage = {
-        "arch": args.arch,
-        "strategy": args.strategy,
-        "class_names": data.classes,
-        "config": config,
-        "provenance": prov,
-        "transform": {"crop_size": args.crop_size, "resize_size": args.resize_size},
-        "precision": training.precision,
-    }
-    save_checkpoint(
-        args.out_model,
-        {
-            "state_dict": best_state,
-            "epoch": progress.best_epoch,
-            "val_acc": progress.best_val_acc,
-            **usage,
-        },
-    )
+    sizes = {"crop_size": args.crop_size, "resize_size": args.resize_size}
+    info = {"arch": args.arch, "strategy": args.strategy, "class_names": data.classes,
+            "config": config, "provenance": prov, "transform": sizes,
+            "precision": training.precision}  # fmt: skip
+    checkpoints.save_model(args.out_model, best_state, epoch=progress.best_epoch,
+                           val_acc=progress.best_val_acc, info=info)  # fmt: skip
     if args.out_final_model is not None:
         # The model after the last epoch: fixed in advance, not chosen by its val score.
-        save_checkpoint(
-            args.out_final_model,
-            {
-                "state_dict": plain_state_dict(training.model),
-                "epoch": len(history),
-                "val_acc": history[-1]["val_acc"],
-                **usage,
-            },
-        )
+        last_state = checkpoints.plain_state_dict(training.model)
+        checkpoints.save_model(args.out_final_model, last_state, epoch=len(history),
+                               val_acc=history[-1]["val_acc"], info=info)  # fmt: skip
     metrics = {
         "strategy": args.strategy,
         "seed": args.seed,
@@ -527,7 +336,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     torch.set_num_threads(threads)
     make_deterministic(args.seed)
     device = select_device(args.device)
-    data = load_data(args, device, threads)
+    data = load_training_data(
+        args.data_dir, args.crop_size, args.resize_size, batch_size=args.batch_size,
+        cache_images=args.cache_images, num_workers=args.num_workers, seed=args.seed,
+        device=device, threads=threads,
+    )  # fmt: skip
     training = build_training(args, len(data.classes), device)
 
     resume_dir = args.resume_dir or Path(RESUME_DIR.format(strategy=args.strategy, seed=args.seed))
@@ -537,50 +350,32 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     log.info(
         "%s, seed %d: %s on %s (%d threads, %s), %d classes, %d train / %d val images, "
         "%s of %s parameters trainable",
-        args.strategy,
-        args.seed,
-        args.arch,
-        device,
-        threads,
-        training.precision,
-        len(data.classes),
-        len(data.train_samples),
-        len(data.val_samples),
-        f"{counts['trainable']:,}",
-        f"{counts['total']:,}",
-    )
+        args.strategy, args.seed, args.arch, device, threads, training.precision,
+        len(data.classes), len(data.train_samples), len(data.val_samples),
+        f"{counts['trainable']:,}", f"{counts['total']:,}",
+    )  # fmt: skip
 
     def save_states(progress: Progress) -> None:
         if progress.best_epoch == len(progress.history):  # this epoch is the best so far
-            save_checkpoint(
-                best_path,
-                {"state_dict": plain_state_dict(training.model), "epoch": progress.best_epoch},
-            )
-        save_last(last_path, training, progress, config_sha)
+            checkpoints.save_best_state(best_path, training.model, progress.best_epoch)
+        checkpoints.save_resume_state(last_path, training.model, training.optimizer,
+                                      training.scheduler, asdict(progress), config_sha)  # fmt: skip
 
     progress = fit(args, data, training, device, progress, save_states)
-    best_state = load_checkpoint(best_path)["state_dict"]
+    best_state = checkpoints.load_checkpoint(best_path, "best")["state_dict"]
     weights_sha = sha256_file(training.weights_path) if training.weights_path else None
     prov = provenance.collect(
-        device=str(device),
-        precision=training.precision,
-        threads=threads,
-        seed=args.seed,
-        config_sha256=config_sha,
-        dataset_sha256=tree_sha256(args.data_dir),
+        device=str(device), precision=training.precision, threads=threads, seed=args.seed,
+        config_sha256=config_sha, dataset_sha256=tree_sha256(args.data_dir),
         weights_sha256=weights_sha,
-    )
+    )  # fmt: skip
     metrics = write_outputs(
         args, data, training, progress, best_state, prov, time.perf_counter() - start_time
     )
     for path in (last_path, best_path):  # the outputs are complete: no resume needed
         path.unlink(missing_ok=True)
-    log.info(
-        "best val acc %.4f at epoch %d -> %s",
-        progress.best_val_acc,
-        progress.best_epoch,
-        args.out_model,
-    )
+    log.info("best val acc %.4f at epoch %d -> %s",
+             progress.best_val_acc, progress.best_epoch, args.out_model)  # fmt: skip
     return metrics
 
 

@@ -19,7 +19,7 @@ import contextlib
 import os
 import random
 import resource
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -283,6 +283,21 @@ def predict(
         all_logits.append(forward(model, to_device(images, device), device, precision).cpu())
         all_labels.append(labels)
     return torch.cat(all_logits), torch.cat(all_labels)
+
+
+def make_validator(
+    model: nn.Module, loader: DataLoader, device: torch.device, precision: str, frozen: bool
+) -> Callable[[], EpochResult]:
+    """A function returning this epoch's validation loss and accuracy.
+
+    With a ``frozen`` backbone the backbone is a fixed function and the validation
+    transform has no randomness, so the validation features are computed once, here,
+    and each epoch only applies the current head to them.
+    """
+    if not frozen:
+        return lambda: summarize(*predict(model, loader, device, precision))
+    features, labels = loader_features(model, loader, device, precision)
+    return lambda: summarize(predict_from_features(model, features), labels)
 
 
 def summarize(logits: torch.Tensor, labels: torch.Tensor) -> EpochResult:

@@ -1,4 +1,5 @@
-"""Model building for every strategy and architecture, pretrained weights and checkpoint I/O."""
+"""Model building for every strategy and architecture, and pretrained weights (checkpoint
+files: :mod:`tlpipe.checkpoints`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torchvision
 from torch import nn
 
 from tlpipe.architectures import family_of, family_of_model, replace_head
-from tlpipe.fileio import PipelineError, atomic_path, verify_sha256
+from tlpipe.fileio import PipelineError, verify_sha256
 from tlpipe.strategies import REGISTRY, STRATEGIES, trained_modules
 
 log = logging.getLogger(__name__)
@@ -151,29 +152,3 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"total": total, "trainable": trainable}
-
-
-def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """``torch.save`` to a temporary file, then rename: never a half-written checkpoint."""
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` (plain types and tensors)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise PipelineError(f"{path}: checkpoint not found; run training first") from None
-    except Exception as err:
-        raise PipelineError(
-            f"{path}: unreadable checkpoint ({type(err).__name__}: {first_line(err)}); "
-            "delete it and retrain"
-        ) from None
-
-
-def model_from_checkpoint(checkpoint: dict[str, Any]) -> nn.Module:
-    """Rebuild the trained model stored in a best-model checkpoint."""
-    model = build_model(checkpoint["arch"], len(checkpoint["class_names"]))
-    model.load_state_dict(checkpoint["state_dict"])
-    return model
