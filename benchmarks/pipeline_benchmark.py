@@ -37,6 +37,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow" / "scripts"))
+from tlpipe import paths, runs
 from tlpipe.strategies import STRATEGIES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -108,8 +109,10 @@ def job_measurements(project: Path) -> list[dict]:
             row = next(csv.DictReader(handle, delimiter="\t"))
         job = {"job": kind, "s": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
         if kind.startswith("train/"):
-            _, strategy, seed = kind.split("/")
-            train = json.loads((project / f"metrics/runs/{strategy}/{seed}/train.json").read_text())
+            _, strategy, seed_name = kind.split("/")  # train/<strategy>/seed<k> (train.smk)
+            seed = int(seed_name.removeprefix("seed"))
+            path = runs.metrics_file(project / paths.RUNS_DIR, strategy, seed, paths.TRAIN_METRICS)
+            train = json.loads(path.read_text())
             job["epochs_s"] = train["total_seconds"]
             job["overhead_s"] = job["s"] - train["total_seconds"]
         jobs.append(job)

@@ -14,16 +14,11 @@ import pandas as pd
 import pytest
 from datagen import make_image_folder
 from markupsafe import escape
-from report import (
-    confusion_layout,
-    get_args_parser,
-    main,
-    plot_confusion_matrices,
-    strategy_colors,
-)
+from report import get_args_parser, main
 from sklearn.metrics import f1_score
 
 from tlpipe import paths
+from tlpipe.figures import confusion_layout, plot_confusion_matrices, strategy_colors
 from tlpipe.fileio import PipelineError
 
 CLASSES = ["ants", "bees"]

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tlpipe import paths as pipeline_paths
 from tlpipe.cli import add_runs_options
 from tlpipe.dataset import (
     decode_image,
@@ -45,6 +44,7 @@ from tlpipe.engine import EVAL_BATCH_SIZE, predict, resolve_threads
 from tlpipe.fileio import PipelineError, atomic_open, optional_arg, run_cli
 from tlpipe.inference import Loaded, load_model
 from tlpipe.model import select_device
+from tlpipe.runs import prediction_jobs
 
 log = logging.getLogger("predict")
 
@@ -124,17 +124,6 @@ def predictions_table(
     return pd.DataFrame(rows, columns=columns)
 
 
-def pipeline_jobs(strategies: list[str], seeds: list[int], out_dir: Path) -> dict[Path, list[Path]]:
-    """The pipeline's predictions: per strategy, its CSV in ``out_dir`` and its
-    checkpoints, one per seed."""
-    return {
-        out_dir / Path(pipeline_paths.STRATEGY_PREDICTIONS.format(strategy=strategy)).name: [
-            Path(pipeline_paths.MODEL.format(strategy=strategy, seed=seed)) for seed in seeds
-        ]
-        for strategy in strategies
-    }
-
-
 def resolve_inputs(args: argparse.Namespace) -> list[Path]:
     """The paths to classify; ``None`` (a null ``predict.input``) is the evaluation split
     of ``--data-dir``."""
@@ -173,7 +162,7 @@ def run(args: argparse.Namespace) -> dict[Path, pd.DataFrame]:
     jobs = (
         {args.out: list(args.model)}
         if args.model
-        else pipeline_jobs(args.strategies, args.seeds, args.out_dir)
+        else prediction_jobs(args.strategies, args.seeds, args.out_dir)
     )
     candidates, skipped = find_images(resolve_inputs(args))
     decoded, unreadable = decode(candidates)

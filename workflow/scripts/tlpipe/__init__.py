@@ -14,7 +14,20 @@ modules, so Snakemake rules, DVC stages and tests all run the same code:
 - :mod:`tlpipe.optim`: the optimiser and learning-rate schedule from the train settings;
 - :mod:`tlpipe.inference`: checkpoint to model ready to predict, and the evaluation data;
 - :mod:`tlpipe.provenance`: what produced a file (code, versions, data, weights);
-- :mod:`tlpipe.deps`: the modules each script imports (what a step depends on).
+- :mod:`tlpipe.deps`: the modules each script imports (what a step depends on);
+- :mod:`tlpipe.paths`: the file names and path templates of a run's files;
+- :mod:`tlpipe.runs`: where the runs (strategies x seeds) live, reading and checking them;
+
+the report, in the order it runs:
+
+- :mod:`tlpipe.stats`: the statistical tests and intervals;
+- :mod:`tlpipe.comparison`: the paired comparison of the strategies (comparison.json);
+- :mod:`tlpipe.verdict`: the verdict in words;
+- :mod:`tlpipe.tables`: summary.csv and every table of the pages, number formatting;
+- :mod:`tlpipe.figures`: every plot (the only matplotlib import) and the image thumbnails;
+- :mod:`tlpipe.pages`: the comparison page, written once, rendered as HTML and Markdown;
+- :mod:`tlpipe.markup`: values made safe for the Markdown pages;
+- :mod:`tlpipe.model_card`: a model card per strategy, with its loading snippet.
 """
 
 __version__ = "0.1.0"

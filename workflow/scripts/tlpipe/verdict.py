@@ -19,7 +19,8 @@ def points(fraction: float, sign: bool = False) -> str:
     return f"{value:+.1f}" if sign and value != 0 else f"{value:.1f}"
 
 
-def _plural(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
+    """``1 seed``, ``3 seeds``: a count with its noun, plural when not one."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
@@ -69,7 +70,7 @@ def _interval_text(pair: dict[str, Any], comparison: dict[str, Any], tost: bool 
 
 def _counts(pair: dict[str, Any], comparison: dict[str, Any]) -> str:
     split = comparison["basis"]["split"]
-    return f"{_plural(pair['n_seeds'], 'seed')}, {pair['n_images']} {split} images"
+    return f"{plural(pair['n_seeds'], 'seed')}, {pair['n_images']} {split} images"
 
 
 def _seeds_won(pair: dict[str, Any], leader: str) -> str:
@@ -96,7 +97,7 @@ def _planning(pair: dict[str, Any], comparison: dict[str, Any]) -> str:
     if seeds is not None:
         options.append(f"about {seeds} seeds (at {pair['n_images']} images)")
     if images is not None:
-        options.append(f"about {images:,} {split} images (at {_plural(plan['at_seeds'], 'seed')})")
+        options.append(f"about {images:,} {split} images (at {plural(plan['at_seeds'], 'seed')})")
     if not options:
         return f" Planning: a new run needs both more seeds and more images to decide at {margin}."
     return (
@@ -163,7 +164,7 @@ def pair_sentence(pair: dict[str, Any], comparison: dict[str, Any]) -> str:
             text += f" {ahead} is ahead by {points(abs(mean))} points, less than the margin."
     elif pair["n_seeds"] < comparison["min_seeds"]:
         text = (
-            f"Inconclusive between {a} and {b}: {_plural(pair['n_seeds'], 'seed')} cannot "
+            f"Inconclusive between {a} and {b}: {plural(pair['n_seeds'], 'seed')} cannot "
             f"estimate the training noise well enough to decide (the pipeline decides from "
             f"{comparison['min_seeds']} seeds); the difference ({a} minus {b}) is "
             f"{points(mean, sign=True)} points ({_interval_text(pair, comparison)}"
@@ -195,7 +196,7 @@ def verdict(comparison: dict[str, Any]) -> str:
         name, entry = next(iter(strategies.items()))
         acc = entry["accuracy"]
         return (
-            f"{scored} Only {name} was trained ({_plural(entry['n_seeds'], 'seed')}): "
+            f"{scored} Only {name} was trained ({plural(entry['n_seeds'], 'seed')}): "
             f"accuracy {points(acc['mean'])}% ({_level(acc['confidence'])} CI "
             f"{points(acc['ci_low'])} to {points(acc['ci_high'])} over seeds and "
             f"{comparison['basis']['split']} images); there is no other strategy to compare "

@@ -1,13 +1,19 @@
-"""The comparison (``metrics/comparison.json``) as the report's tables and labels.
+"""Every table of the report: ``metrics/summary.csv``, and the comparison
+(``metrics/comparison.json``), the runs and the data as the pages' tables.
 
 Both pages (HTML and Markdown) and the model cards show these; numbers are formatted
-here once: accuracies in %, differences in percentage points, one decimal.
+here once: accuracies in %, differences in percentage points, one decimal. A page table
+is ``{"headers": [...], "rows": [[...], ...]}`` of strings.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from tlpipe.runs import Run
 from tlpipe.stats import format_p
 from tlpipe.verdict import basis_label, margin_text
 
@@ -34,7 +40,16 @@ def labels(split: str) -> dict[str, str]:
     }
 
 
+#: summary.csv columns before and after the per-class F1 columns.
+SUMMARY_HEAD = ("strategy", "seed", "eval_split", "eval_accuracy", "final_eval_accuracy",
+                "eval_loss", "macro_f1", "roc_auc")  # fmt: skip
+SUMMARY_TAIL = ("best_val_acc", "best_epoch", "final_val_acc", "epochs", "train_seconds",
+                "peak_rss_mb", "trainable_parameters", "n_train", "n_eval")  # fmt: skip
+
+
 def number(value: float | None, scale: float = 100.0, digits: int = 1, sign: bool = False) -> str:
+    """``value * scale`` with ``digits`` decimals (``sign``: always signed); ``n/a`` for
+    None or NaN."""
     if value is None or value != value:  # None or NaN
         return "n/a"
     return f"{value * scale + 0.0:{'+' if sign else ''}.{digits}f}"
@@ -43,9 +58,15 @@ def number(value: float | None, scale: float = 100.0, digits: int = 1, sign: boo
 def interval(
     low: float | None, high: float | None, scale: float = 100.0, digits: int = 1, sign=False
 ) -> str:
+    """``[low, high]`` formatted as :func:`number` formats each; ``n/a`` without bounds."""
     if low is None or high is None:
         return "n/a"
     return f"[{number(low, scale, digits, sign)}, {number(high, scale, digits, sign)}]"
+
+
+def confidence_level(comparison: dict[str, Any]) -> str:
+    """The confidence level of the comparison's intervals, as the pages name it: ``95%``."""
+    return f"{comparison['confidence'] * 100:g}%"
 
 
 def p_text(value: float | None, alpha: float) -> str:
@@ -79,7 +100,7 @@ def accuracy_cell(entry: dict[str, Any] | None) -> str:
 def statistics_table(comparison: dict[str, Any], split: str) -> dict[str, Any]:
     """Per strategy: the accuracy the verdict rests on, with its interval over seeds and
     images and the training-noise-only one, then every run-level number over the seeds."""
-    level = f"{comparison['confidence'] * 100:g}%"
+    level = confidence_level(comparison)
     strategies = comparison["strategies"]
     basis = basis_label(comparison["basis"])
     rows = [
@@ -119,7 +140,7 @@ def pairs_table(comparison: dict[str, Any]) -> dict[str, Any]:
     level = f"{comparison['decision_confidence'] * 100:.4g}%"
     simultaneous = f"{level} CI" + (f" (Bonferroni, {m} pairs)" if m > 1 else "")
     margin = comparison["margin_points"]
-    conf = f"{comparison['confidence'] * 100:g}%"
+    conf = confidence_level(comparison)
     headers = [
         "pair (a − b)",
         "decision",
@@ -199,7 +220,7 @@ def decision_rule(comparison: dict[str, Any]) -> str:
     tost = f"{(1 - 2 * (1 - comparison['decision_confidence'])) * 100:.4g}%"
     family = (
         f" Both are Bonferroni-adjusted over the {m} pairs, so the intervals are simultaneous "
-        f"at {comparison['confidence'] * 100:g}% and no decision disagrees with its interval."
+        f"at {confidence_level(comparison)} and no decision disagrees with its interval."
         if m > 1
         else ""
     )
@@ -212,3 +233,92 @@ def decision_rule(comparison: dict[str, Any]) -> str:
         "interval); cost ratios are geometric means of the per-seed ratios (t-interval on "
         "the log scale)."
     )
+
+
+# --- the runs and the data -----------------------------------------------------------------
+
+
+def summary_row(run: Run, split: str) -> dict[str, Any]:
+    """One summary.csv row: the headline numbers of one run."""
+    train, evaluation = run.train, run.evaluation
+    row: dict[str, Any] = {
+        "strategy": run.strategy,
+        "seed": run.seed,
+        "eval_split": split,
+        "eval_accuracy": evaluation["accuracy"],
+        "final_eval_accuracy": evaluation.get("final", {}).get("accuracy", np.nan),
+        "eval_loss": evaluation["loss"],
+        "macro_f1": evaluation["macro_f1"],
+        "roc_auc": np.nan if evaluation.get("roc_auc") is None else evaluation["roc_auc"],
+    }
+    row.update({f"f1_{c}": v["f1"] for c, v in evaluation["per_class"].items()})
+    peak = train.get("peak_rss_mb")
+    row.update(
+        best_val_acc=train["best_val_acc"],
+        best_epoch=train["best_epoch"],
+        final_val_acc=train["final_val_acc"],
+        epochs=len(train["history"]),
+        train_seconds=train["total_seconds"],
+        peak_rss_mb=np.nan if peak is None else float(peak),
+        trainable_parameters=train["parameters"]["trainable"],
+        n_train=train["n_train"],
+        n_eval=evaluation["n"],
+    )
+    return row
+
+
+def summary_table(runs: list[Run], split: str) -> pd.DataFrame:
+    """One row per (strategy, seed), written as metrics/summary.csv."""
+    table = pd.DataFrame([summary_row(r, split) for r in runs])
+    f1 = [c for c in table.columns if c.startswith("f1_")]
+    return table[[*SUMMARY_HEAD, *f1, *SUMMARY_TAIL]]
+
+
+def runs_table(summary: pd.DataFrame, split: str) -> dict[str, Any]:
+    """Every run's own numbers."""
+    names = labels(split)
+    headers = [
+        "strategy",
+        "seed",
+        f"{names['eval_accuracy']}, %",
+        f"{names['final_eval_accuracy']}, %",
+        f"{names['best_val_acc']}, %",
+        "best epoch",
+        f"{names['final_val_acc']}, %",
+        "training time (s)",
+        "peak memory (MB)",
+    ]
+    rows = [
+        [
+            row.strategy,
+            str(row.seed),
+            number(row.eval_accuracy, 100, 1),
+            number(row.final_eval_accuracy, 100, 1),
+            number(row.best_val_acc, 100, 1),
+            f"{row.best_epoch} of {row.epochs}",
+            number(row.final_val_acc, 100, 1),
+            number(row.train_seconds, 1, 0),
+            number(row.peak_rss_mb, 1, 0),
+        ]
+        for row in summary.itertuples()
+    ]
+    return {"headers": headers, "rows": rows}
+
+
+def per_class_table(summary: pd.DataFrame, class_names: list[str], split: str) -> dict[str, Any]:
+    """Per class: F1 on the evaluated split, mean over seeds, per strategy."""
+    means = summary.groupby("strategy", sort=False)[[f"f1_{c}" for c in class_names]].mean()
+    title = labels(split)["macro_f1"].replace("macro F1", "F1")
+    rows = [
+        [c] + [number(means.loc[s, f"f1_{c}"], 100, 1) for s in means.index] for c in class_names
+    ]
+    return {"headers": [f"class: {title}, %, mean over seeds", *means.index], "rows": rows}
+
+
+def quality_table(quality: dict[str, Any], class_names: list[str]) -> dict[str, Any]:
+    """Images per split (train, val and test when present) and class."""
+    rows = [
+        [split] + [str(counts.get(c, 0)) for c in class_names] + [str(counts["total"])]
+        for split, counts in quality["counts"].items()
+    ]
+    return {"headers": ["split", *class_names, "total"], "rows": rows}
