@@ -22,8 +22,9 @@ from conftest import cli_error_line
 from datagen import make_image, make_image_folder, write_manifest, zip_tree
 from PIL import Image
 
-from tlpipe.dataset import tree_sha256
+from tlpipe.archive import MAX_COMPRESSION_RATIO
 from tlpipe.fileio import PipelineError
+from tlpipe.layout import tree_sha256
 
 
 def build_tree(root: Path) -> Path:
@@ -269,16 +270,9 @@ def test_zip_bomb_member(tmp_path, good):
         zf.writestr("tiny/train/ants/bomb.jpg", bytes(20 << 20))
         ratio = zf.getinfo("tiny/train/ants/bomb.jpg")
         ratio = ratio.file_size / ratio.compress_size
-    assert ratio > prepare_data.MAX_COMPRESSION_RATIO
+    assert ratio > MAX_COMPRESSION_RATIO
     message = expect_failure(archive, tmp_path)
     assert f"\n  tiny/train/ants/bomb.jpg: compression ratio {ratio:.0f}:1" in message
-
-
-def test_oversized_member():
-    members = [prepare_data.Member("tiny/train/a.jpg", 2_000, 1_500, False, True)]
-    prepare_data.check_members(members, max_member_bytes=2_000)
-    with pytest.raises(PipelineError, match=r"a\.jpg: 2,000 bytes uncompressed \(limit 1,999\)"):
-        prepare_data.check_members(members, max_member_bytes=1_999)
 
 
 def test_every_unsafe_member_is_listed(tmp_path, good):

@@ -2,8 +2,10 @@
 
 The workflow runs on the tiny generated dataset with the repository's profile, typed as a
 user types it, from the project root (``slurm`` is a link to ``profiles/slurm``). Checks:
-sacct lists exactly the jobs snakemake submitted, one COMPLETED job per non-local job; the
-downloads ran on the submit host, not as jobs; the metrics equal those of a local
+sacct lists exactly the jobs snakemake submitted, one COMPLETED job per non-local job, the
+training jobs with the memory and time limit of the strategy registry and every job with
+limits of its own; the downloads ran on the submit host, not as jobs; the metrics equal
+those of a local
 ``snakemake --cores 2`` run with the same config and thread count. A second run interrupts
 both training jobs after their first epoch (one is requeued by SLURM, the other killed and
 resubmitted by snakemake): each must resume from the last completed epoch and end with the
@@ -16,7 +18,6 @@ it afterwards, but only when it was not running before.
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import re
@@ -43,7 +44,7 @@ from conftest import (
 )
 from datagen import sha256
 
-from tlpipe.strategies import STRATEGIES
+from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
 pytestmark = pytest.mark.workflow
 
@@ -69,28 +70,19 @@ def run_file(strategy: str, name: str) -> str:
     return f"metrics/runs/{strategy}/seed{SEED}/{name}.json"
 
 
-def test_profile_is_linked_documented_and_left_to_the_site():
+def test_profile_is_linked_and_leaves_resources_to_the_rules():
     """Static checks, no SLURM needed: `--profile slurm` finds ./slurm -> profiles/slurm;
-    every entry is commented; partition and account are the site's to fill in."""
+    memory and time limits come from the rules (training: the strategy registry), not
+    the profile; partition and account are the site's to fill in."""
     link = REPO / "slurm"
     assert link.is_symlink() and os.readlink(link) == "profiles/slurm"
-    text = (link / "config.yaml").read_text()
-    lines = [line for line in text.splitlines() if line.strip()]
-    for before, line in itertools.pairwise(lines):
-        if not line.lstrip().startswith("#") and "#" not in line:
-            assert before.lstrip().startswith("#"), f"entry without a comment: {line!r}"
-    profile = yaml.safe_load(text)
+    profile = yaml.safe_load((link / "config.yaml").read_text())
     assert profile["executor"] == "slurm" and profile["jobs"] >= 2
-    defaults = profile["default-resources"]
-    assert "slurm_partition" not in defaults and "slurm_account" not in defaults
-    assert "# slurm_partition:" in text and "# slurm_account:" in text
-    # one entry per training rule, by name; finetune needs more time than feature_extract
-    assert set(profile["set-resources"]) >= {f"train_{s}" for s in STRATEGIES}
-    finetune = profile["set-resources"]["train_finetune"]
-    extract = profile["set-resources"]["train_feature_extract"]
-    assert finetune["mem_mb"] > defaults["mem_mb"] and finetune["runtime"] > defaults["runtime"]
-    assert finetune["runtime"] > extract["runtime"] > defaults["runtime"]
-    assert "# gpu: 1" in text and "gpu" not in finetune  # the site enables GPUs
+    sections = [profile.get("default-resources") or {}]
+    sections += (profile.get("set-resources") or {}).values()
+    for resources in sections:
+        assert not {"mem_mb", "mem", "runtime"} & set(resources), resources
+        assert "slurm_partition" not in resources and "slurm_account" not in resources
     assert profile["retries"] >= 1 and profile["rerun-incomplete"] is True
     # profiles/default applies to every run, local ones too: never the cluster settings
     default = REPO / "profiles/default/config.yaml"
@@ -161,13 +153,30 @@ def node_capacity() -> dict:
     }
 
 
+def registry_resources(node: dict) -> dict[str, dict[str, int]]:
+    """What each training rule asks SLURM for: its strategy's registry entry, its memory
+    capped at the test node's (see :func:`fit_profile_to_node`)."""
+    return {
+        f"train_{name}": {"mem_mb": min(s.mem_mb, node["mem_mb"]), "runtime": s.runtime}
+        for name, s in STRATEGY_REGISTRY.items()
+    }
+
+
 def fit_profile_to_node(profile: dict, node: dict) -> list[str]:
-    """Lower in ``profile`` what the test node cannot give (memory, GPUs; a site's
-    partition or account, should someone fill them in); returns one line per change. The
-    repository profile needs none on a node with >= 8 GB: the test then runs it as is."""
+    """Lower in ``profile`` what the test node cannot give (a training rule's memory from
+    the registry, GPUs; a site's partition or account, should someone fill them in);
+    returns one line per change. The rules need none on a node with >= 4 GB: the test
+    then runs the repository profile as is."""
     changes = []
+    set_resources = profile.setdefault("set-resources", {}) or {}
+    profile["set-resources"] = set_resources
+    for rule, resources in registry_resources(node).items():
+        strategy = STRATEGY_REGISTRY[rule.removeprefix("train_")]
+        if resources["mem_mb"] < strategy.mem_mb:
+            changes.append(f"set-resources.{rule}.mem_mb: {strategy.mem_mb} -> {node['mem_mb']}")
+            set_resources.setdefault(rule, {})["mem_mb"] = node["mem_mb"]
     sections = {"default-resources": profile.get("default-resources") or {}}
-    for rule, resources in (profile.get("set-resources") or {}).items():
+    for rule, resources in set_resources.items():
         sections[f"set-resources.{rule}"] = resources
     for name, resources in sections.items():
         if int(resources.get("mem_mb", 0)) > node["mem_mb"]:
@@ -183,7 +192,25 @@ def fit_profile_to_node(profile: dict, node: dict) -> list[str]:
             resources.pop("slurm_partition")
         if resources.get("slurm_account") is not None:
             changes.append(f"{name}.slurm_account: {resources.pop('slurm_account')} -> default")
+    if not set_resources:
+        profile.pop("set-resources")
     return changes
+
+
+def megabytes(req_mem: str) -> float:
+    """sacct's ReqMem (``2100M``; before SLURM 21.08 with ``n``/``c`` for per node/CPU)."""
+    match = re.fullmatch(r"([\d.]+)([KMGT])[nc]?", req_mem)
+    assert match, f"unexpected ReqMem {req_mem!r}"
+    return float(match.group(1)) * {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[match[2]]
+
+
+def minutes(time_limit: str) -> float:
+    """sacct's Timelimit (``[days-]hours:minutes:seconds``; UNLIMITED: infinity)."""
+    if time_limit in ("UNLIMITED", "INFINITE", "Partition_Limit"):
+        return float("inf")
+    days, _, clock = time_limit.rpartition("-")
+    hours, mins, secs = (int(part) for part in clock.split(":"))
+    return int(days or 0) * 1440 + hours * 60 + mins + secs / 60
 
 
 def sacct_rows(run_id: str, expected: int, duplicates: bool = False) -> list[dict[str, str]]:
@@ -302,7 +329,7 @@ def slurm_run(slurm_cluster, tmp_path_factory, tiny_dataset, weights_file):
 
     snakemake(local, "--cores", "2", "--configfile", "test-config.yaml")
     return {"cluster": cluster, "local": local, "config": config, "output": output,
-            "run_id": run_id, "sacct": rows}  # fmt: skip
+            "run_id": run_id, "sacct": rows, "node": node}  # fmt: skip
 
 
 def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
@@ -319,6 +346,21 @@ def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
         if rule in (*TRAIN_RULES, "evaluate"):  # threads: 1 -> --cpus-per-task=1
             assert row["AllocCPUS"] == "1", row
     assert {w for rule, w in submitted.values() if rule in TRAIN_RULES} == {str(SEED)}
+
+
+def test_jobs_ask_for_the_resources_their_rules_name(slurm_run):
+    """A training job gets its strategy's memory and time limit from the registry; every
+    other job a limit of its own too (without one, SLURM would give it the whole node's
+    memory and the partition's unlimited time)."""
+    node, submitted = slurm_run["node"], submitted_jobs(slurm_run["output"])
+    expected = registry_resources(node)
+    for row in slurm_run["sacct"]:
+        rule, _ = submitted[row["JobID"]]
+        asked = {"mem_mb": megabytes(row["ReqMem"]), "runtime": minutes(row["Timelimit"])}
+        if rule in expected:
+            assert asked == expected[rule], (rule, row)
+        else:
+            assert asked["mem_mb"] < node["mem_mb"] and asked["runtime"] < float("inf"), row
 
 
 def test_downloads_ran_on_the_submit_host(slurm_run):

@@ -17,6 +17,10 @@ rule prepare_data:
         "logs/benchmarks/prepare_data.tsv"
     conda:
         "../envs/pytorch.yaml"
+    # a SLURM job's request; on hymenoptera the step peaks at about 0.8 GB and takes seconds
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         manifest=as_arg(DATA["manifest"]),
     shell:

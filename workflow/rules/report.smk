@@ -37,6 +37,10 @@ rule report:
         "logs/report.log",
     conda:
         "../envs/pytorch.yaml"
+    # a SLURM job's request; the default run's report peaks at about 1.0 GB, in seconds
+    resources:
+        mem_mb=2000,
+        runtime=30,
     params:
         # which runs to compare: --strategies ... --seeds ..., as dvc.yaml's ${item}
         runs=command_line({"strategies": STRATEGIES, "seeds": SEEDS}),

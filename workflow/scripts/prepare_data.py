@@ -5,9 +5,10 @@
         --manifest config/manifests/hymenoptera_data.sha256 \\
         --out-dir data/hymenoptera_data --report metrics/data_quality.json
 
-The archive is extracted into a temporary folder next to ``--out-dir``; only when the
-layout, the manifest and every image check out is it moved into place, so a failed
-run leaves no half-extracted dataset behind and the previous one untouched.
+The archive is extracted (safely: :mod:`tlpipe.archive`) into a temporary folder next to
+``--out-dir``; only when the layout, the manifest and every image check out is it moved
+into place, so a failed run leaves no half-extracted dataset behind and the previous one
+untouched.
 """
 
 from __future__ import annotations
@@ -16,142 +17,28 @@ import argparse
 import logging
 import os
 import shutil
-import stat
 import statistics
-import tarfile
 import tempfile
-import zipfile
 from collections import Counter, defaultdict
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from tqdm import tqdm
 
 from tlpipe import provenance
+from tlpipe.archive import extract, listing
 from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
-from tlpipe.layout import SPLITS, check_layout, is_image_file, manifest_sha256, splits_of
+from tlpipe.layout import (
+    SPLITS,
+    check_layout,
+    file_hashes,
+    is_image_file,
+    manifest_sha256,
+    splits_of,
+)
 
 log = logging.getLogger("prepare_data")
-
-MAX_MEMBER_BYTES = 1 << 30  # 1 GiB: no single image in an image-folder dataset is larger
-MAX_TOTAL_BYTES = 50 << 30  # 50 GiB uncompressed in all
-MAX_COMPRESSION_RATIO = 200  # JPEG/PNG barely compress; zip bombs compress ~1000:1
-JUNK = ("__MACOSX", ".DS_Store", "Thumbs.db")
-MAX_LISTED = 20  # files listed in an error message before "... and N more"
-
-
-@dataclass(frozen=True)
-class Member:
-    """One archive entry, reduced to what the safety checks need."""
-
-    name: str
-    size: int
-    compressed_size: int
-    is_dir: bool
-    is_file: bool
-
-
-def _listing(items: list[str]) -> str:
-    shown = "\n  ".join(items[:MAX_LISTED])
-    more = f"\n  ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
-    return "\n  " + shown + more
-
-
-def list_members(archive: Path) -> list[Member]:
-    """List a .zip or tar archive; a damaged or unknown archive is a :class:`PipelineError`."""
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                return [_zip_member(info) for info in zf.infolist()]
-        if tarfile.is_tarfile(archive):
-            with tarfile.open(archive) as tf:
-                return [
-                    Member(t.name, t.size, t.size, t.isdir(), t.isreg()) for t in tf.getmembers()
-                ]
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
-        raise _corrupt(archive, err) from None
-    raise _corrupt(archive, "not a zip or tar archive")
-
-
-def _zip_member(info: zipfile.ZipInfo) -> Member:
-    mode = info.external_attr >> 16
-    is_link = stat.S_ISLNK(mode)
-    is_dir = info.is_dir()
-    return Member(
-        info.filename, info.file_size, info.compress_size, is_dir, not (is_dir or is_link)
-    )
-
-
-def _corrupt(archive: Path, reason: object) -> PipelineError:
-    return PipelineError(
-        f"{archive}: corrupt or truncated archive ({reason}); delete it and rerun to download "
-        "it again, or check data.url"
-    )
-
-
-def is_junk(name: str) -> bool:
-    """Metadata folders/files that archivers on macOS and Windows add."""
-    return any(part in JUNK or part.startswith("._") for part in PurePosixPath(name).parts)
-
-
-def check_members(members: list[Member], max_member_bytes: int = MAX_MEMBER_BYTES) -> None:
-    """Reject absolute paths, ``..``, links/devices and absurd sizes, listing every offender."""
-    problems = []
-    total = 0
-    for m in members:
-        path = PurePosixPath(m.name.replace("\\", "/"))
-        if path.is_absolute() or (path.parts and path.parts[0].endswith(":")):
-            problems.append(f"{m.name}: absolute path")
-        elif ".." in path.parts:
-            problems.append(f"{m.name}: path escapes the target folder ('..')")
-        elif not (m.is_dir or m.is_file):
-            problems.append(f"{m.name}: link or special file")
-        elif m.size > max_member_bytes:
-            problems.append(f"{m.name}: {m.size:,} bytes uncompressed (limit {max_member_bytes:,})")
-        elif m.compressed_size and m.size / m.compressed_size > MAX_COMPRESSION_RATIO:
-            problems.append(f"{m.name}: compression ratio {m.size / m.compressed_size:.0f}:1")
-        total += m.size
-    if total > MAX_TOTAL_BYTES:
-        problems.append(f"archive expands to {total:,} bytes (limit {MAX_TOTAL_BYTES:,})")
-    if problems:
-        raise PipelineError(
-            "refusing to extract an unsafe archive:"
-            + _listing(problems)
-            + "\n  use an archive of plain files under relative paths"
-        )
-
-
-def extract(archive: Path, target: Path) -> int:
-    """Extract regular files and folders (junk skipped) into ``target``; return the file count.
-
-    Folders are extracted too, so that an empty class folder in the archive is seen
-    (and rejected) by the layout check instead of silently disappearing.
-    """
-    members = list_members(archive)
-    check_members(members)
-    wanted = [m for m in members if (m.is_file or m.is_dir) and not is_junk(m.name)]
-    files = [m for m in wanted if m.is_file]
-    try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for m in tqdm(wanted, desc="extract", unit="file", disable=None):
-                    dest = target / m.name
-                    if m.is_dir:
-                        dest.mkdir(parents=True, exist_ok=True)
-                        continue
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    with zf.open(m.name) as src, open(dest, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
-        else:
-            with tarfile.open(archive) as tf:
-                names = {m.name for m in wanted}
-                chosen = [t for t in tf.getmembers() if t.name in names]
-                tf.extractall(target, members=chosen, filter="data")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as err:
-        raise _corrupt(archive, err) from None
-    return len(files)
 
 
 def find_dataset_root(extracted: Path) -> Path:
@@ -191,15 +78,6 @@ def read_manifest(path: Path) -> dict[str, str]:
     return entries
 
 
-def hash_tree(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root``, keyed by POSIX relative path."""
-    files = sorted(p for p in root.rglob("*") if p.is_file())
-    return {
-        p.relative_to(root).as_posix(): sha256_file(p)
-        for p in tqdm(files, desc="sha256", unit="file", disable=None)
-    }
-
-
 def check_manifest(hashes: dict[str, str], manifest: dict[str, str], manifest_path: Path) -> None:
     """Every file listed, none missing, every hash equal; otherwise list the differences."""
     missing = sorted(set(manifest) - set(hashes))
@@ -214,7 +92,7 @@ def check_manifest(hashes: dict[str, str], manifest: dict[str, str], manifest_pa
         raise PipelineError(
             f"extracted files do not match the manifest {manifest_path} "
             f"({len(missing)} missing, {len(extra)} extra, {len(changed)} changed):"
-            + _listing(problems)
+            + listing(problems)
             + "\n  the archive is not the expected dataset; fix data.url, or for another "
             "dataset set data.manifest to its manifest (or null)"
         )
@@ -318,7 +196,7 @@ def prepare(archive: Path, out_dir: Path, report: Path, manifest: Path | None) -
         except PipelineError as err:
             # Name the folders as they are in the archive: ``tmp`` is deleted on the way out.
             raise PipelineError(str(err).replace(str(tmp), str(archive))) from None
-        hashes = hash_tree(root)
+        hashes = file_hashes(root)
         if manifest is not None:
             check_manifest(hashes, read_manifest(manifest), manifest)
             log.info("all %d files match %s", len(hashes), manifest)
@@ -327,7 +205,7 @@ def prepare(archive: Path, out_dir: Path, report: Path, manifest: Path | None) -
         if unreadable:
             raise PipelineError(
                 f"{len(unreadable)} image(s) in {archive} cannot be decoded:"
-                + _listing(unreadable)
+                + listing(unreadable)
                 + "\n  remove or replace them in the archive"
             )
         summary = quality_report(root, classes, hashes, images)

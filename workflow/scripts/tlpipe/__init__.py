@@ -6,6 +6,7 @@ modules, so Snakemake rules, DVC stages and tests all run the same code:
 - :mod:`tlpipe.fileio`: atomic writes, hashing, JSON output, logging set-up;
 - :mod:`tlpipe.config`: config schema validation with defaults;
 - :mod:`tlpipe.fetch`: resumable, verified downloads;
+- :mod:`tlpipe.archive`: safe extraction of zip/tar archives (size, path and link checks);
 - :mod:`tlpipe.layout`: ImageFolder layout checks and tree hashes (no torch);
 - :mod:`tlpipe.dataset`: transforms and data loaders;
 - :mod:`tlpipe.training_data`: what training reads (classes, training set, validation loader);

@@ -26,8 +26,8 @@ from torchvision.transforms import v2
 
 from tlpipe.fileio import PipelineError
 
-# Layout checks (tlpipe.layout, no torch: data preparation runs them, so an edit to the
-# loaders here does not redo it), re-exported for the loaders' users.
+# Layout checks and the dataset's digest (tlpipe.layout, no torch: data preparation runs
+# them, so an edit to the loaders here does not redo it), re-exported for the loaders' users.
 from tlpipe.layout import IMG_EXTENSIONS as IMG_EXTENSIONS
 from tlpipe.layout import SPLITS as SPLITS
 from tlpipe.layout import TEST_SPLIT as TEST_SPLIT
@@ -35,7 +35,6 @@ from tlpipe.layout import check_layout as check_layout
 from tlpipe.layout import class_names as class_names
 from tlpipe.layout import evaluation_split as evaluation_split
 from tlpipe.layout import is_image_file
-from tlpipe.layout import manifest_sha256 as manifest_sha256
 from tlpipe.layout import splits_of as splits_of
 from tlpipe.layout import tree_sha256 as tree_sha256
 

@@ -14,6 +14,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from tqdm import tqdm
+
 from tlpipe.fileio import PipelineError, sha256_file
 
 SPLITS = ("train", "val")
@@ -92,14 +94,24 @@ def manifest_sha256(hashes: Mapping[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
+def file_hashes(root: str | Path, *, hidden: bool = True) -> dict[str, str]:
+    """sha256 of every file under ``root``, keyed by POSIX relative path, in path order.
+
+    ``hidden=False`` leaves out files whose name starts with a dot (Snakemake's
+    ``.snakemake_timestamp`` in a directory output); files in hidden folders stay in.
+    Data preparation hashes everything, so that the manifest check sees every file.
+    """
+    root = Path(root)
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and (hidden or not p.name.startswith("."))
+    )
+    return {
+        p.relative_to(root).as_posix(): sha256_file(p)
+        for p in tqdm(files, desc="sha256", unit="file", disable=None)
+    }
+
+
 def tree_sha256(root: str | Path) -> str:
     """:func:`manifest_sha256` of a directory tree (hidden files such as Snakemake's
     ``.snakemake_timestamp`` left out)."""
-    root = Path(root)
-    return manifest_sha256(
-        {
-            p.relative_to(root).as_posix(): sha256_file(p)
-            for p in root.rglob("*")
-            if p.is_file() and not p.name.startswith(".")
-        }
-    )
+    return manifest_sha256(file_hashes(root, hidden=False))
