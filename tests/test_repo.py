@@ -74,11 +74,3 @@ def test_lock_pins_every_requirement_with_hashes():
 # torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl (its JSON simple API).
 TORCH_WHEEL_SHA256 = "305a61f61f35f128579f299c5bd33d475f6a01c6307336139632e30856c4854d"
 TORCHVISION_WHEEL_SHA256 = "2cb678029a5dd45afbbfa662fce49736827d52be33242b5a8a731e0db02ccdf5"
-
-
-def test_snakefile_is_thin():
-    snakefile = (REPO / "Snakefile").read_text()
-    assert len(snakefile.splitlines()) < 40
-    assert "min_version(" in snakefile and 'configfile: "config/config.yaml"' in snakefile
-    for stage in ("common", "download", "data", "train", "evaluate", "report"):
-        assert f'include: "workflow/rules/{stage}.smk"' in snakefile
