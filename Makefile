@@ -50,9 +50,9 @@ lint: $(VENV)/.dev
 format: $(VENV)/.dev
 	ruff check --fix . && ruff format . && snakefmt .
 
-## docs: regenerate the README's generated tables (config keys, strategies, architectures)
+## docs: regenerate config/README.md's generated tables (config keys, strategies, architectures)
 docs: $(VENV)/.runtime
-	python workflow/scripts/config_docs.py README.md
+	python workflow/scripts/config_docs.py config/README.md
 
 ## dvc-record: after `snakemake`, record its outputs in dvc.lock without rerunning anything
 ## (DVC's config check, validate_config, has no rule: it runs here, in a second)
