@@ -19,7 +19,7 @@ SHARED_ZIP = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
 SHARED_ZIP_SHA256 = "c88c5b323050fb1e4e7dd286594da0e5d76e453d44b37a5c27b7b6daa74662dc"
 # What the workflow needs to run: copied into a temporary folder per test, like a clone.
 PROJECT_FILES = (
-    "Snakefile", "workflow", "config", "dvc.yaml", ".dvcignore", ".dvc", ".gitignore", "Makefile",
+    "workflow", "config", "dvc.yaml", ".dvcignore", ".dvc", ".gitignore", "Makefile",
     "profiles", "slurm",
 )  # fmt: skip
 

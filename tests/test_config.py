@@ -100,9 +100,9 @@ def test_snakemake_stops_before_any_job_on_bad_config(project):
 
 
 def test_readme_generated_tables_are_current():
-    """The README's tables of config keys, strategies and architectures are generated
-    from the schema and the registries (make docs updates them)."""
-    readme = (REPO / "README.md").read_text()
+    """config/README.md's tables of config keys, strategies and architectures are
+    generated from the schema and the registries (make docs updates them)."""
+    readme = (REPO / "config/README.md").read_text()
     assert config_docs.render(readme) == readme, "README tables are stale: run `make docs`"
     assert markdown_table() in readme
 

@@ -44,41 +44,54 @@ def test_conda_env_is_what_the_jobs_import():
     assert "torch==2.14.1" in requirements and "torchvision==0.29.1" in requirements
 
 
-def locked_versions() -> dict[str, tuple[str, list[str]]]:
-    """requirements.lock: package -> (version, hashes)."""
+RUNTIME_LOCK, DEV_LOCK = "requirements.lock", "requirements-dev.lock"
+# what each lock is resolved from (requirements-dev.txt includes requirements.txt)
+LOCK_INPUTS = {
+    RUNTIME_LOCK: ("requirements.txt",),
+    DEV_LOCK: ("requirements.txt", "requirements-dev.txt"),
+}
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(lock: str) -> dict[str, tuple[str, str, list[str]]]:
+    """A lock file: package -> (version, environment marker, hashes)."""
     entries, name = {}, None
-    for line in (REPO / "requirements.lock").read_text().splitlines():
-        if match := re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)", line):
-            name = re.sub(r"[-_.]+", "-", match.group(1)).lower()
-            entries[name] = (match.group(2), [])
+    for line in (REPO / lock).read_text().splitlines():
+        if match := re.match(r"^([A-Za-z0-9_.-]+)==([^ ;\\]+)\s*(?:;([^\\]*))?", line):
+            name = normalised(match.group(1))
+            entries[name] = (match.group(2), (match.group(3) or "").strip(), [])
         elif name and (digest := re.search(r"--hash=sha256:([0-9a-f]{64})", line)):
-            entries[name][1].append(digest.group(1))
+            entries[name][2].append(digest.group(1))
     return entries
 
 
-def test_lock_pins_every_requirement_with_hashes():
-    locked = locked_versions()
+@pytest.mark.parametrize("lock", [RUNTIME_LOCK, DEV_LOCK])
+def test_lock_pins_every_requirement_with_hashes(lock):
+    locked = locked_versions(lock)
     assert len(locked) > 100  # the whole tree, not just the direct requirements
-    for requirements in ("requirements.txt", "requirements-dev.txt"):
+    for requirements in LOCK_INPUTS[lock]:
         for pin in pins((REPO / requirements).read_text().splitlines()):
             name, version = pin.split("==")
-            name = re.sub(r"[-_.]+", "-", name).lower()
-            assert locked[name][0] == version, f"{pin} in {requirements}, lock: {locked[name]}"
-    assert all(hashes for _, hashes in locked.values())
+            assert locked[normalised(name)][0] == version, f"{pin} in {requirements}, {lock}"
+    assert all(hashes for _, _, hashes in locked.values())
     # the hashes PyPI publishes for the CPython 3.11 x86_64 wheels this machine installs
-    assert TORCH_WHEEL_SHA256 in locked["torch"][1]
-    assert TORCHVISION_WHEEL_SHA256 in locked["torchvision"][1]
+    assert TORCH_WHEEL_SHA256 in locked["torch"][2]
+    assert TORCHVISION_WHEEL_SHA256 in locked["torchvision"][2]
+
+
+def test_the_two_locks_agree():
+    """`make run` and `make test` install the same versions of what they share: the runtime
+    lock is the dev lock without the tools, pin for pin, hash for hash."""
+    runtime, dev = locked_versions(RUNTIME_LOCK), locked_versions(DEV_LOCK)
+    assert set(runtime) < set(dev)
+    assert runtime == {name: dev[name] for name in runtime}
+    assert not {"pytest", "pytest-timeout", "ruff", "snakefmt", "uv"} & set(runtime)
 
 
 # PyPI's sha256 of torch-2.14.1-cp311-cp311-manylinux_2_28_x86_64.whl and
 # torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl (its JSON simple API).
 TORCH_WHEEL_SHA256 = "305a61f61f35f128579f299c5bd33d475f6a01c6307336139632e30856c4854d"
 TORCHVISION_WHEEL_SHA256 = "2cb678029a5dd45afbbfa662fce49736827d52be33242b5a8a731e0db02ccdf5"
-
-
-def test_snakefile_is_thin():
-    snakefile = (REPO / "Snakefile").read_text()
-    assert len(snakefile.splitlines()) < 40
-    assert "min_version(" in snakefile and 'configfile: "config/config.yaml"' in snakefile
-    for stage in ("common", "download", "data", "train", "evaluate", "report"):
-        assert f'include: "workflow/rules/{stage}.smk"' in snakefile

@@ -68,7 +68,7 @@ def test_the_data_steps_do_not_depend_on_the_loaders_or_the_statistics():
 
 # --- the rerun table, measured with dry runs ------------------------------------------------
 
-README = REPO / "README.md"
+README = REPO / "docs/reproducibility.md"
 TABLE_START, TABLE_END = "<!-- rerun-table:start -->", "<!-- rerun-table:end -->"
 
 

@@ -264,7 +264,7 @@ def test_runs_with_directory_from_outside_the_repository(tmp_path):
                     "models", "logs", "reports", "checkpoints", ".snakemake"))  # fmt: skip
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    run(["snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(deploy),
+    run(["snakemake", "-s", str(REPO / "workflow/Snakefile"), "--directory", str(deploy),
          "--cores", "2"], cwd=elsewhere)  # fmt: skip
     comparison = json.loads((deploy / "metrics/comparison.json").read_text())
     assert comparison["basis"] == {
@@ -292,7 +292,7 @@ def test_plans_the_whole_pipeline_when_used_as_a_module(tmp_path):
     (tmp_path / "config/config.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "Snakefile").write_text(
         'configfile: "config/config.yaml"\n\n'
-        f'module transfer_learning:\n    snakefile:\n        "{REPO / "Snakefile"}"\n'
+        f'module transfer_learning:\n    snakefile:\n        "{REPO / "workflow/Snakefile"}"\n'
         "    config:\n        config\n\n"
         "use rule * from transfer_learning\n"
     )

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
-"""Regenerate README.md's generated tables: the config keys (from
+"""Regenerate config/README.md's generated tables: the config keys (from
 workflow/schemas/config.schema.yaml), the strategies (tlpipe/strategies.py) and the
 architectures (tlpipe/architectures.py).
 
-python workflow/scripts/config_docs.py README.md
+python workflow/scripts/config_docs.py config/README.md      # what `make docs` runs
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from tlpipe.strategies import REGISTRY
 def strategies_table() -> str:
     """One row per strategy of the registry."""
     rows = [
-        "| strategy | what trains | frozen part | fast path | backbone lr | SLURM default |",
+        "| strategy | what trains | frozen part | fast path | backbone lr "
+        "| rule's resources (a profile overrides) |",
         "|---|---|---|---|---|---|",
     ]
     frozen = {"everything": "nothing",
@@ -59,7 +60,7 @@ def markers(name: str) -> tuple[str, str]:
     return f"<!-- {name}:start -->\n", f"<!-- {name}:end -->"
 
 
-def render(text: str, source: str = "README.md") -> str:
+def render(text: str, source: str = "config/README.md") -> str:
     """``text`` with every generated table replaced by its current version."""
     for name, make in TABLES.items():
         start, end = markers(name)

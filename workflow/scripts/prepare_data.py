@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Extract the dataset archive safely, verify every file, and report on data quality.
 
-    python workflow/scripts/prepare_data.py --archive data/raw/hymenoptera_data.zip \\
+    python workflow/scripts/prepare_data.py --archive data/raw/hymenoptera_data.archive \\
         --manifest config/manifests/hymenoptera_data.sha256 \\
         --out-dir data/hymenoptera_data --report metrics/data_quality.json
 
