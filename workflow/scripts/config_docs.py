@@ -22,7 +22,7 @@ def strategies_table() -> str:
     """One row per strategy of the registry."""
     rows = [
         "| strategy | what trains | frozen part | fast path | backbone lr "
-        "| rule's resources (a profile overrides) |",
+        "| job resources (time, memory) |",
         "|---|---|---|---|---|---|",
     ]
     frozen = {"everything": "nothing",
