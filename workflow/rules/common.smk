@@ -37,7 +37,9 @@ try:
     given = workflow.config_settings.overwrite_config or {}
     dvc_reads = "config/config.yaml"
     file_order = read_config_file(dvc_reads) if os.path.exists(dvc_reads) else {}
-    config.update(validate_config(coerce_config(config, SCHEMA, given, file_order), SCHEMA))
+    config.update(
+        validate_config(coerce_config(config, SCHEMA, given, file_order), SCHEMA)
+    )
 except PipelineError as err:
     raise WorkflowError(str(err)) from None
 
