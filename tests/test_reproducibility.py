@@ -5,6 +5,7 @@ process where a process is what the test is about (a kill, a fresh interpreter).
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import subprocess
@@ -17,6 +18,8 @@ import torch
 import train
 from conftest import REPO, TIMING_KEYS, venv_env, without_keys
 from datagen import make_image_folder, sha256
+
+from tlpipe import provenance
 
 pytestmark = pytest.mark.workflow
 
@@ -141,19 +144,18 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, da
     assert not (killed / "resume" / "last.pt").exists()
 
 
-def test_changed_config_does_not_resume_from_a_stale_state(tmp_path, data_dir, weights_file):
-    out = tmp_path / "run"
-    cmd = train_cmd(data_dir, out, weights_file, epochs=4)
-    process = subprocess.Popen(cmd, cwd=tmp_path, env=venv_env(), stderr=subprocess.DEVNULL,
-                               stdout=subprocess.DEVNULL)  # fmt: skip
-    try:
-        wait_for_epoch(out / "resume", process, epoch=1)
-    finally:
-        process.kill()
-        process.wait()
-    changed = run_training(train_cmd(data_dir, out, weights_file, epochs=4, lr="0.01"), tmp_path)
-    assert "written with other settings; starting over" in changed.stderr
-    assert "resuming" not in changed.stderr
-    fresh = tmp_path / "fresh"
-    run_training(train_cmd(data_dir, fresh, weights_file, epochs=4, lr="0.01"), tmp_path)
-    assert_same_training(out, fresh)
+def test_the_resume_key_follows_the_training_settings_only(data_dir, weights_file):
+    """A resumable state is used only under the settings that wrote it (the check itself,
+    and starting over, are tests/test_checkpoints.py's): the key changes with a training
+    setting such as lr, and not with how the run is executed (device, workers, cache)."""
+
+    def key(**changes) -> str:
+        cmd = train_cmd(data_dir, Path("out"), weights_file, epochs=4)
+        args = train.get_args_parser().parse_args(cmd[2:])
+        return provenance.config_hash(train.training_config(argparse.Namespace(**{
+            **vars(args), **changes})))  # fmt: skip
+
+    assert key() == key(device="cuda", num_workers=4, cache_images=False)
+    for setting, value in {"lr": 0.01, "momentum": 0.5, "epochs": 5, "seed": 12,
+                           "strategy": "feature_extract", "batch_size": 8}.items():  # fmt: skip
+        assert key(**{setting: value}) != key(), setting

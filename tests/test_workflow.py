@@ -225,12 +225,23 @@ def test_report_renders_in_a_browser(recorded_run, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 20_000
 
 
-def test_snakemake_report(recorded_run, tmp_path):
-    """`snakemake --report` bundles the comparison, figures and metrics with captions."""
+def test_snakemake_report(recorded_run):
+    """`snakemake --report`: a front page that describes this run, from its config, and
+    the comparison, figures and metrics bundled with their captions."""
     project = recorded_run["project"]
     out = project / "snakemake-report.html"
     snakemake(project, "--report", out.name)
     text = out.read_text()
+    front_page = (
+        "Transfer learning of resnet18",
+        "from the weights file",
+        "2 strategies (finetune, feature_extract)",
+        "once per seed (7, 8): 4 training runs",
+        "Training: 2 epochs, SGD lr 0.001,",
+    )
+    for expected in front_page:
+        assert expected in text, expected
+    assert "seed ;" not in text and "two strategies" not in text
     for expected in ("comparison.html", "strip_plot.png", "train.json", "comparison.json",
                      "data_quality.json"):  # fmt: skip
         assert expected in text, expected
