@@ -26,7 +26,7 @@ from tlpipe.architectures import (
 from tlpipe.checkpoints import load_checkpoint, model_from_checkpoint, save_model
 from tlpipe.config import load_schema
 from tlpipe.engine import predict, train_head_one_epoch, train_one_epoch
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.model import build_model, configure_strategy, set_train_mode
 from tlpipe.strategies import STRATEGIES, trained_modules
 

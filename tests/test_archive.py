@@ -23,7 +23,7 @@ from tlpipe.archive import (
     list_members,
     listing,
 )
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 # (name, bytes) of an archive with a dataset, an empty class folder and archivers' junk
 CONTENT = {

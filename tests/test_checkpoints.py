@@ -18,7 +18,7 @@ from tlpipe.checkpoints import (
     save_model,
     save_resume_state,
 )
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.model import build_model
 from tlpipe.optim import make_optimizer, make_scheduler
 

@@ -17,7 +17,7 @@ from tlpipe.config import (
     schema_leaves,
     validate_config,
 )
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 
 def test_every_key_has_description_and_default():

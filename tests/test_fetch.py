@@ -22,8 +22,8 @@ import download
 import pytest
 from conftest import cli_error_line
 
+from tlpipe.errors import PipelineError
 from tlpipe.fetch import fetch, part_path, source_filename
-from tlpipe.fileio import PipelineError
 
 PAYLOAD = random.Random(20240501).randbytes(300 * 1024)
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()

@@ -6,7 +6,7 @@ import pytest
 import torch
 from datagen import make_weights, sha256
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.model import (
     build_model,
     configure_strategy,

@@ -16,7 +16,7 @@ import train
 from datagen import make_image_folder, sha256
 from PIL import Image
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.inference import load_model
 
 

@@ -23,7 +23,7 @@ from datagen import make_image, make_image_folder, write_manifest, zip_tree
 from PIL import Image
 
 from tlpipe.archive import MAX_COMPRESSION_RATIO
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.layout import tree_sha256
 
 

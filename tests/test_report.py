@@ -18,8 +18,8 @@ from report import get_args_parser, main
 from sklearn.metrics import f1_score
 
 from tlpipe import paths
+from tlpipe.errors import PipelineError
 from tlpipe.figures import confusion_layout, plot_confusion_matrices, strategy_colors
-from tlpipe.fileio import PipelineError
 
 CLASSES = ["ants", "bees"]
 IMAGES = [f"{c}/{c}_{i}.{'png' if i == 2 else 'jpg'}" for c in CLASSES for i in range(3)]

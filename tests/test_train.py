@@ -13,7 +13,7 @@ import train
 from datagen import make_image_folder, sha256
 
 from tlpipe.dataset import check_layout
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,8 @@ import download
 import pytest
 from datagen import sha256
 
-from tlpipe.fileio import PipelineError, verify_sha256
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import verify_sha256
 from tlpipe.weights import expected_sha256, resolve_url
 
 RESNET18_SHA256 = "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"

@@ -19,7 +19,7 @@ sys.path.insert(0, str(SCRIPTS_DIR))
 from tlpipe.cli import command_line
 from tlpipe.config import coerce_config, load_schema, read_config_file, validate_config
 from tlpipe.deps import library_modules
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 from tlpipe.paths import EVAL_METRICS, PREDICTIONS, RUN_METRICS, TRAIN_METRICS
 from tlpipe.paths import EXPORT_REPORT, MODEL_CARD, STRATEGY_PREDICTIONS
 from tlpipe.paths import ONNX as ONNX_PATH

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from tlpipe.architectures import FAMILIES
 from tlpipe.config import markdown_table
-from tlpipe.fileio import PipelineError, atomic_open, run_cli
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import atomic_open
+from tlpipe.runner import run_cli
 from tlpipe.strategies import REGISTRY
 
 

@@ -20,8 +20,9 @@ import logging
 from pathlib import Path
 
 from tlpipe.fetch import fetch
-from tlpipe.fileio import atomic_path, run_cli
-from tlpipe.fileio import optional_arg as optional_hash
+from tlpipe.fileio import atomic_path
+from tlpipe.runner import optional_arg as optional_hash
+from tlpipe.runner import run_cli
 from tlpipe.weights import AUTO, expected_sha256, resolve_url
 
 log = logging.getLogger("download")

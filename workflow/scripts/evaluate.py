@@ -33,9 +33,11 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support, r
 from tlpipe import provenance
 from tlpipe.dataset import make_loader
 from tlpipe.engine import EVAL_BATCH_SIZE, PRECISIONS, predict, resolve_threads, summarize
-from tlpipe.fileio import PipelineError, atomic_open, run_cli, sha256_file, write_json
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import atomic_open, sha256_file, write_json
 from tlpipe.inference import Loaded, evaluation_dataset, load_model
 from tlpipe.model import select_device
+from tlpipe.runner import run_cli
 
 log = logging.getLogger("evaluate")
 

@@ -27,8 +27,10 @@ import numpy as np
 import torch
 
 from tlpipe.dataset import IMAGENET_MEAN, IMAGENET_STD
-from tlpipe.fileio import PipelineError, atomic_path, run_cli, write_json
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import atomic_path, write_json
 from tlpipe.inference import evaluation_dataset, load_model
+from tlpipe.runner import run_cli
 
 log = logging.getLogger("export")
 # the ONNX exporter reports every rewrite pass at INFO

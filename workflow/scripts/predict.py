@@ -41,9 +41,11 @@ from tlpipe.dataset import (
     to_network_input,
 )
 from tlpipe.engine import EVAL_BATCH_SIZE, predict, resolve_threads
-from tlpipe.fileio import PipelineError, atomic_open, optional_arg, run_cli
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import atomic_open
 from tlpipe.inference import Loaded, load_model
 from tlpipe.model import select_device
+from tlpipe.runner import optional_arg, run_cli
 from tlpipe.runs import prediction_jobs
 
 log = logging.getLogger("predict")

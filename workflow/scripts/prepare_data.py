@@ -28,7 +28,8 @@ from tqdm import tqdm
 
 from tlpipe import provenance
 from tlpipe.archive import extract, listing
-from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import sha256_file, write_json
 from tlpipe.layout import (
     SPLITS,
     check_layout,
@@ -37,6 +38,7 @@ from tlpipe.layout import (
     manifest_sha256,
     splits_of,
 )
+from tlpipe.runner import optional_arg, run_cli
 
 log = logging.getLogger("prepare_data")
 

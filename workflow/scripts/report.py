@@ -30,10 +30,12 @@ import pandas as pd
 from tlpipe import comparison as comparisons
 from tlpipe import paths
 from tlpipe.cli import add_runs_options
+from tlpipe.errors import PipelineError
 from tlpipe.figures import make_figures, misclassified, report_figures
-from tlpipe.fileio import PipelineError, atomic_open, read_json, run_cli, write_json
+from tlpipe.fileio import atomic_open, read_json, write_json
 from tlpipe.model_card import card_file, model_card_context, write_model_cards
 from tlpipe.pages import Report, comparison_page, relative_links, write_pages
+from tlpipe.runner import run_cli
 from tlpipe.runs import Run, common_classes, eval_split, load_runs
 from tlpipe.tables import summary_table
 

@@ -48,7 +48,8 @@ from tlpipe.engine import (
     train_head_one_epoch,
     train_one_epoch,
 )
-from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import sha256_file, write_json
 from tlpipe.model import (
     build_model,
     configure_strategy,
@@ -59,6 +60,7 @@ from tlpipe.model import (
 )
 from tlpipe.optim import make_optimizer, make_scheduler
 from tlpipe.paths import RESUME_DIR
+from tlpipe.runner import optional_arg, run_cli
 from tlpipe.strategies import REGISTRY, STRATEGIES
 from tlpipe.training_data import TrainingData, load_training_data
 from tlpipe.weights import AUTO, expected_sha256

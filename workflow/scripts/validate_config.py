@@ -21,7 +21,8 @@ import logging
 from pathlib import Path
 
 from tlpipe.config import SCHEMA_PATH, load_config_files
-from tlpipe.fileio import atomic_open, run_cli
+from tlpipe.fileio import atomic_open
+from tlpipe.runner import run_cli
 
 log = logging.getLogger("validate_config")
 

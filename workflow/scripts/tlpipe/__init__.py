@@ -3,7 +3,9 @@
 The command-line scripts in ``workflow/scripts/`` are thin wrappers around these
 modules, so Snakemake rules, DVC stages and tests all run the same code:
 
-- :mod:`tlpipe.fileio`: atomic writes, hashing, JSON output, logging set-up;
+- :mod:`tlpipe.errors`: the one error type for input a user can fix;
+- :mod:`tlpipe.runner`: how a script runs (logging, one ERROR line and exit 1);
+- :mod:`tlpipe.fileio`: atomic writes, JSON, hashing and hash checks;
 - :mod:`tlpipe.config`: config schema validation with defaults;
 - :mod:`tlpipe.fetch`: resumable, verified downloads;
 - :mod:`tlpipe.archive`: safe extraction of zip/tar archives (size, path and link checks);

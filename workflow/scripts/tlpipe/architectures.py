@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 if TYPE_CHECKING:
     import torchvision

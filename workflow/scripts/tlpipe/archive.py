@@ -5,7 +5,7 @@ link or device, no member over 1 GiB, no compression ratio a zip bomb would need
 no more than 50 GiB in all; every offender is listed in one error. Then only regular
 files and folders are extracted, without the metadata that macOS and Windows archivers
 add (``__MACOSX/``, ``._*``, ``.DS_Store``, ``Thumbs.db``). A damaged archive is one
-:class:`~tlpipe.fileio.PipelineError` that says to download it again. Nothing here
+:class:`~tlpipe.errors.PipelineError` that says to download it again. Nothing here
 knows the dataset layout: ``prepare_data.py`` finds the dataset in what was extracted.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 MAX_MEMBER_BYTES = 1 << 30  # 1 GiB: no single image in an image-folder dataset is larger
 MAX_TOTAL_BYTES = 50 << 30  # 50 GiB uncompressed in all

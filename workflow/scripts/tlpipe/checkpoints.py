@@ -35,8 +35,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from tlpipe.fileio import PipelineError, atomic_path
-from tlpipe.model import build_model, first_line
+from tlpipe.errors import PipelineError, first_line
+from tlpipe.fileio import atomic_path
+from tlpipe.model import build_model
 
 log = logging.getLogger(__name__)
 

@@ -38,7 +38,7 @@ def schema_default(key: str, schema: dict[str, Any] | None = None) -> Any:
 
 def _word(value: Any) -> str:
     """One value as DVC writes it into a command: strings quoted for the shell, None as
-    ``None`` (the scripts read it as unset: :func:`tlpipe.fileio.optional_arg`)."""
+    ``None`` (the scripts read it as unset: :func:`tlpipe.runner.optional_arg`)."""
     return shlex.quote(value) if isinstance(value, str) else str(value)
 
 

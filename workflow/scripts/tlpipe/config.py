@@ -17,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = PROJECT_ROOT / "workflow" / "schemas" / "config.schema.yaml"

@@ -24,7 +24,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 # Layout checks and the dataset's digest (tlpipe.layout, no torch: data preparation runs
 # them, so an edit to the loaders here does not redo it), re-exported for the loaders' users.

@@ -25,7 +25,8 @@ from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
 
-from tlpipe.fileio import CHUNK_SIZE, PipelineError, describe_expected, hash_matches, sha256_file
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import CHUNK_SIZE, describe_expected, hash_matches, sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,8 @@ from PIL import Image
 from sklearn.metrics import ConfusionMatrixDisplay
 
 from tlpipe.dataset import load_rgb
-from tlpipe.fileio import PipelineError, atomic_path
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import atomic_path
 from tlpipe.runs import Run, runs_of
 from tlpipe.tables import confidence_level
 from tlpipe.verdict import basis_short, plural

@@ -1,4 +1,4 @@
-"""File helpers: atomic writes, hashing, JSON, logging and the CLI error contract."""
+"""File helpers: atomic writes, JSON, hashing and hash checks."""
 
 from __future__ import annotations
 
@@ -7,44 +7,16 @@ import hashlib
 import json
 import logging
 import os
-import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from tlpipe.errors import PipelineError
 
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
-
-
-class PipelineError(Exception):
-    """A problem with the user's input that the user can fix.
-
-    The message must name the offending file or setting and say how to fix it; the CLI
-    wrapper prints it as a single line without a traceback and exits with status 1.
-    """
-
-
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr (Snakemake's ``log:`` and DVC capture it) with timestamps."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-        stream=sys.stderr,
-        force=True,
-    )
-
-
-def run_cli(main: Callable[[Any], None], args: Any) -> None:
-    """Run ``main(args)`` and turn a :class:`PipelineError` into one clear line + exit 1."""
-    setup_logging(getattr(args, "verbose", False))
-    try:
-        main(args)
-    except PipelineError as err:
-        logging.getLogger("tlpipe").error("%s", err)
-        sys.exit(1)
 
 
 def current_umask() -> int:
@@ -110,14 +82,6 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def optional_arg(value: str) -> str | None:
-    """A command-line value that may be unset: ``none``/``null``/empty mean None.
-
-    (DVC renders a YAML null as ``None``, Snakemake rules the same way.)
-    """
-    return None if value.lower() in ("", "none", "null") else value
 
 
 def hash_matches(actual: str, expected: str) -> bool:

@@ -29,7 +29,7 @@ from tlpipe.dataset import (
     to_network_input,
 )
 from tlpipe.engine import resolve_precision
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 
 @dataclass

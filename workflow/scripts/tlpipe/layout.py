@@ -16,7 +16,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tlpipe.fileio import PipelineError, sha256_file
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import sha256_file
 
 SPLITS = ("train", "val")
 TEST_SPLIT = "test"  # optional; same class folders as train/ and val/

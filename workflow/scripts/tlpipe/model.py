@@ -13,15 +13,11 @@ import torchvision
 from torch import nn
 
 from tlpipe.architectures import family_of, family_of_model, replace_head
-from tlpipe.fileio import PipelineError, verify_sha256
+from tlpipe.errors import PipelineError, first_line
+from tlpipe.fileio import verify_sha256
 from tlpipe.strategies import REGISTRY, STRATEGIES, trained_modules
 
 log = logging.getLogger(__name__)
-
-
-def first_line(err: BaseException) -> str:
-    """The first line of an exception message (torch's can run to a page)."""
-    return (str(err).strip().splitlines() or [""])[0][:300]
 
 
 def select_device(name: str) -> torch.device:

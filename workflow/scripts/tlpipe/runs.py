@@ -20,7 +20,8 @@ from typing import Any
 import pandas as pd
 
 from tlpipe import paths
-from tlpipe.fileio import PipelineError, read_json
+from tlpipe.errors import PipelineError
+from tlpipe.fileio import read_json
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import torchvision
 
-from tlpipe.fileio import PipelineError
+from tlpipe.errors import PipelineError
 
 AUTO = "auto"
 # Full sha256 of torchvision weight files, by file name (a mirror keeps the name),
