@@ -66,6 +66,7 @@ from tlpipe.engine import (
     train_one_epoch,
 )
 from tlpipe.fileio import PipelineError, optional_arg, run_cli, sha256_file, write_json
+from tlpipe.live import EpochLog
 from tlpipe.model import (
     build_model,
     configure_strategy,
@@ -166,6 +167,13 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "(default: not written)",
     )
     add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
+    add(
+        "--out-live",
+        type=Path,
+        default=None,
+        help="folder for the per-epoch metrics, written as training runs (DVCLive's "
+        "format: metrics.json, plots/metrics/*.tsv) (default: not written)",
+    )
     add(
         "--resume-dir",
         type=Path,
@@ -557,8 +565,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                 {"state_dict": plain_state_dict(training.model), "epoch": progress.best_epoch},
             )
         save_last(last_path, training, progress, config_sha)
+        live.log(progress.history[-1])
 
+    live = EpochLog(args.out_live, progress.history)  # a resumed run's epochs first
     progress = fit(args, data, training, device, progress, save_states)
+    live.close()
     best_state = load_checkpoint(best_path)["state_dict"]
     weights_sha = sha256_file(training.weights_path) if training.weights_path else None
     prov = provenance.collect(
