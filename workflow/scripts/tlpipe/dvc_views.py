@@ -51,12 +51,13 @@ class RunFiles(Protocol):
 
 
 def headline(comparison: Mapping[str, Any], runs: Sequence[RunFiles]) -> dict[str, Any]:
-    """metrics/metrics.json: per strategy ``accuracy``, ``accuracy_ci_low``,
-    ``accuracy_ci_high`` (comparison.json's, over seeds and images), ``train_minutes``
-    (mean over seeds) and ``peak_memory_mb`` (the largest over seeds); per pair
-    ``<a>_vs_<b>``: ``difference_points``, ``ci_low_points``, ``ci_high_points`` and
-    ``decision`` (a word: DVC shows strings). A value that is None is left out (DVC
-    would not show it)."""
+    """metrics/metrics.json: per strategy ``accuracy`` with its interval ``ci_low``,
+    ``ci_high`` (comparison.json's, over seeds and images; fractions), ``train_minutes``
+    (mean over seeds) and ``peak_mb`` (the largest peak memory of its seeds); per pair
+    ``<a>_vs_<b>``: ``diff_points`` (a minus b, percentage points), its interval
+    ``ci_low_points``, ``ci_high_points``, and ``decision`` (a word: DVC shows strings).
+    Short names keep `dvc metrics show` narrow. A None is left out (DVC would not show
+    it)."""
     result: dict[str, Any] = {}
     for strategy, summary in comparison["strategies"].items():
         own = [r.train for r in runs if r.strategy == strategy]
@@ -65,19 +66,19 @@ def headline(comparison: Mapping[str, Any], runs: Sequence[RunFiles]) -> dict[st
         result[strategy] = _without_none(
             {
                 "accuracy": accuracy["mean"],
-                "accuracy_ci_low": accuracy["ci_low"],
-                "accuracy_ci_high": accuracy["ci_high"],
+                "ci_low": accuracy["ci_low"],
+                "ci_high": accuracy["ci_high"],
                 "train_minutes": (
                     round(sum(t["total_seconds"] for t in own) / len(own) / 60, 2) if own else None
                 ),
-                "peak_memory_mb": max(peaks) if peaks else None,
+                "peak_mb": max(peaks) if peaks else None,
             }
         )
     for pair in comparison["pairs"]:
         difference = pair.get("difference_points") or {}
         result[f"{pair['a']}_vs_{pair['b']}"] = _without_none(
             {
-                "difference_points": difference.get("estimate"),
+                "diff_points": difference.get("estimate"),
                 "ci_low_points": difference.get("ci_low"),
                 "ci_high_points": difference.get("ci_high"),
                 "decision": pair["decision"],
