@@ -11,6 +11,7 @@ import re
 import shlex
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import (
@@ -219,21 +220,75 @@ def test_changing_lr_retrains_both_strategies_and_nothing_upstream(snakemake_fir
     assert planned_jobs(project) == {}
 
 
+def leaves(tree: dict, prefix: str = "") -> dict[str, object]:
+    """A nested mapping's values by dotted key, as `dvc metrics show` makes its columns."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(leaves(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def test_metrics_and_plots_work_from_git(snakemake_first):
+    """`dvc metrics show`: the headline numbers only, a column each (5 per strategy, 4 per
+    pair); `dvc plots show`: every run's data series, from the report's CSV files."""
     project = snakemake_first
     shown = json.loads(dvc(project, "metrics", "show", "--json").stdout)
-    metrics = next(iter(shown.values()))["data"]
-    train_path = "metrics/runs/finetune/seed7/train.json"
-    train = json.loads((project / train_path).read_text())
-    assert metrics[train_path]["data"]["best_val_acc"] == train["best_val_acc"]
-    assert "accuracy" in metrics["metrics/runs/feature_extract/seed8/eval.json"]["data"]
+    files = next(iter(shown.values()))["data"]
+    assert list(files) == ["metrics/metrics.json"]
+    columns = leaves(files["metrics/metrics.json"]["data"])
+    assert len(columns) == 2 * 5 + 4 <= 30
     comparison = json.loads((project / "metrics/comparison.json").read_text())
-    shown = metrics["metrics/comparison.json"]["data"]["differences"]
-    difference = shown["finetune_vs_feature_extract"]["difference_points"]
-    assert difference == comparison["pairs"][0]["difference_points"]["estimate"]
-    plots = dvc(project, "plots", "show", "--json").stdout
-    for figure in ("strip_plot", "learning_curves", "confusion_matrices", "cost_accuracy"):
-        assert f"reports/figures/{figure}.png" in plots
+    pair = comparison["pairs"][0]
+    assert (
+        columns["finetune_vs_feature_extract.diff_points"] == pair["difference_points"]["estimate"]
+    )
+    assert columns["finetune_vs_feature_extract.decision"] == pair["decision"]
+    accuracy = comparison["strategies"]["feature_extract"]["accuracy"]
+    assert columns["feature_extract.accuracy"] == accuracy["mean"]
+    train = [
+        json.loads((project / f"metrics/runs/finetune/seed{seed}/train.json").read_text())
+        for seed in SEEDS
+    ]
+    assert columns["finetune.peak_mb"] == max(t["peak_rss_mb"] for t in train)
+    assert pair["decision"] in dvc(project, "metrics", "show").stdout  # strings are shown
+
+    plots = json.loads(dvc(project, "plots", "show", "--json").stdout)["data"]
+    assert sorted(plots) == ["confusion", "seed_accuracy", "train_loss", "val_accuracy"]
+    values = {name: plot[0]["content"]["data"]["values"] for name, plot in plots.items()}
+    rows = values["val_accuracy"]
+    curve = {(v["seed"], v["epoch"]): v["val_acc"] for v in rows if v["strategy"] == "finetune"}
+    assert curve == {  # as the CSV holds them: strings, floats as repr writes them
+        (str(seed), str(epoch["epoch"])): repr(epoch["val_acc"])
+        for seed, t in zip(SEEDS, train, strict=True)
+        for epoch in t["history"]
+    }
+    assert len(values["val_accuracy"]) == 2 * len(SEEDS) * len(train[0]["history"])
+    for strategy in ("finetune", "feature_extract"):
+        evaluation = json.loads(
+            (project / f"metrics/runs/{strategy}/seed{SEEDS[0]}/eval.json").read_text()
+        )
+        rows = [
+            v
+            for v in values["confusion"]
+            if (v["strategy"], v["seed"]) == (strategy, str(SEEDS[0]))
+        ]
+        labels = evaluation["confusion_matrix"]["labels"]
+        matrix = [[sum(v["true"] == t and v["predicted"] == p for v in rows) for p in labels]
+                  for t in labels]  # fmt: skip
+        assert matrix == evaluation["confusion_matrix"]["matrix"]
+    assert {(v["strategy"], v["seed"]) for v in values["seed_accuracy"]} == {
+        (s, str(seed)) for s in ("finetune", "feature_extract") for seed in SEEDS
+    }
+    # the per-epoch live log, a declared output: the epochs of train.json
+    live = json.loads(
+        (project / f"metrics/runs/finetune/seed{SEEDS[0]}/live/metrics.json").read_text()
+    )
+    last = train[0]["history"][-1]
+    assert live == {"step": last["epoch"], **{k: last[k] for k in live if k != "step"}}
+    assert set(live) == {"step", "train_loss", "train_acc", "val_loss", "val_acc", "lr"}
 
 
 def test_push_then_clone_and_pull_restores_everything(recorded_run, tmp_path):
@@ -330,3 +385,25 @@ def test_dvc_repro_stops_on_a_bad_config_before_any_stage(tmp_path, sources, cha
     assert from_snakemake.returncode != 0
     expected = [line for line in output.splitlines() if message in line]
     assert expected[0].strip() in from_snakemake.stdout + from_snakemake.stderr
+
+
+def test_plots_diff_overlays_two_revisions(recorded_run, tmp_path):
+    """`dvc plots diff <rev>`: one chart per plot holding both revisions' rows, each row
+    marked with its revision (the templates draw a revision as a dash, a shape or a row)."""
+    project = copy_of(recorded_run["project"], tmp_path / "project")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "--allow-empty", "-m", "plots")
+    # another experiment's curves: every validation accuracy halved in the workspace
+    curves = project / "metrics/plots/learning_curves.csv"
+    table = pd.read_csv(curves)
+    table.assign(val_acc=table.val_acc / 2).to_csv(curves, index=False)
+    shown = json.loads(dvc(project, "plots", "diff", "HEAD", "--json").stdout)
+    assert not shown.get("errors")
+    for name, (plot,) in shown["data"].items():
+        assert plot["revisions"] == ["workspace", "HEAD"], name
+        rows = plot["content"]["data"]["values"]
+        by_rev = {rev: [r for r in rows if r["rev"] == rev] for rev in plot["revisions"]}
+        assert len(by_rev["HEAD"]) == len(by_rev["workspace"]) > 0, name
+        if name == "val_accuracy":
+            halved = {float(r["val_acc"]) * 2 for r in by_rev["workspace"]}
+            assert halved == {float(r["val_acc"]) for r in by_rev["HEAD"]}

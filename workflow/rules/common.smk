@@ -27,6 +27,7 @@ from tlpipe.paths import PROGRAM as PROGRAM_PATH
 from tlpipe.paths import MODEL as MODEL_PATH
 from tlpipe.paths import FINAL_MODEL as FINAL_MODEL_PATH
 from tlpipe.paths import FINAL_PREDICTIONS
+from tlpipe.paths import HEADLINE_METRICS, LIVE, PLOT_DATA, PLOTS_DIR
 from tlpipe.strategies import REGISTRY as STRATEGY_REGISTRY
 
 # Values given with --config arrive as strings below the top level (snakemake#2099):
@@ -113,6 +114,11 @@ def predictions_dir(wildcards, output):
 def model_cards_dir(wildcards, output):
     """The folder the report writes the model cards into (reports), from its outputs."""
     return os.path.dirname(output.model_cards[0])
+
+
+def plots_dir(wildcards, output):
+    """The folder the report writes the plots' data into (metrics/plots), from its outputs."""
+    return os.path.dirname(output.plots[0])
 
 
 def manifest_input(wildcards):

@@ -33,6 +33,8 @@ rule report:
             category="Comparison",
         ),
         model_cards=expand(MODEL_CARD, strategy=STRATEGIES),
+        headline=HEADLINE_METRICS,
+        plots=expand(f"{PLOTS_DIR}/{{name}}", name=PLOT_DATA),
     log:
         "logs/report.log",
     conda:
@@ -47,10 +49,12 @@ rule report:
         runs_dir=runs_dir,
         model_cards=model_cards_dir,
         margin=config["comparison"]["margin"],
+        plots=plots_dir,
     shell:
         "python {input.script:q} {params.runs}"
         " --runs-dir {params.runs_dir} --data-quality {input.data_quality}"
         " --data-dir {input.data_dir} --out-html {output.html}"
         " --out-markdown {output.markdown} --out-figures {output.figures}"
         " --out-summary {output.summary} --out-comparison {output.comparison}"
-        " --out-model-cards {params.model_cards} --margin {params.margin} > {log} 2>&1"
+        " --out-model-cards {params.model_cards} --margin {params.margin}"
+        " --out-metrics {output.headline} --out-plots {params.plots} > {log} 2>&1"

@@ -22,6 +22,7 @@ for strategy in STRATEGY_REGISTRY.values():
                 category="Training",
                 subcategory=f"{strategy.name} seed {{seed}}",
             ),
+            live=directory(run_path(LIVE, strategy.name)),
         log:
             run_path("logs/train/{strategy}/seed{seed}.log", strategy.name),
         benchmark:
@@ -50,4 +51,4 @@ for strategy in STRATEGY_REGISTRY.values():
             " --weights-sha256 {params.weights_sha256} {params.settings}"
             " --crop-size {params.crop_size} --resize-size {params.resize_size}"
             " --out-model {output.model} --out-final-model {output.final_model}"
-            " --out-metrics {output.metrics} > {log} 2>&1"
+            " --out-metrics {output.metrics} --out-live {output.live} > {log} 2>&1"

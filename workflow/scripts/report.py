@@ -6,7 +6,8 @@
         --data-dir data/hymenoptera_data \\
         --out-html reports/comparison.html --out-markdown reports/comparison.md \\
         --out-figures reports/figures --out-summary metrics/summary.csv \\
-        --out-comparison metrics/comparison.json
+        --out-comparison metrics/comparison.json --out-metrics metrics/metrics.json \\
+        --out-plots metrics/plots --out-model-cards reports
 
 The runs to read (every strategy x seed) are given on the command line, and found in
 ``--runs-dir``: DVC cannot depend on a folder that holds its own outputs, so the report
@@ -28,7 +29,7 @@ from typing import Any
 import pandas as pd
 
 from tlpipe import comparison as comparisons
-from tlpipe import paths
+from tlpipe import dvc_views, paths
 from tlpipe.cli import add_runs_options
 from tlpipe.errors import PipelineError
 from tlpipe.figures import make_figures, misclassified, report_figures
@@ -99,6 +100,7 @@ def render(args: argparse.Namespace) -> dict[str, Any]:
         summary.to_csv(handle, index=False)
     comparison = compare_runs(summary, runs, strategies, split, args.margin)
     write_json(args.out_comparison, comparison)
+    dvc_views.write_views(runs, summary, comparison, args.out_metrics, args.out_plots)
 
     wrong = misclassified(runs, strategies, args.data_dir)
     figures = make_figures(
@@ -148,6 +150,20 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--out-comparison", type=Path, required=True, help="statistics JSON to write"
+    )
+    parser.add_argument(
+        "--out-metrics",
+        type=Path,
+        default=None,
+        help="JSON of the headline numbers per strategy and pair, what `dvc metrics show` "
+        "reads (default: not written)",
+    )
+    parser.add_argument(
+        "--out-plots",
+        type=Path,
+        default=None,
+        help="folder for the data `dvc plots show` reads: learning_curves.csv, "
+        "confusion.csv, seed_accuracy.csv (default: not written)",
     )
     parser.add_argument(
         "--out-model-cards", type=Path, required=True, help="folder for model_card_<strategy>.md"

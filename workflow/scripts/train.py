@@ -50,6 +50,7 @@ from tlpipe.engine import (
 )
 from tlpipe.errors import PipelineError
 from tlpipe.fileio import sha256_file, write_json
+from tlpipe.live import EpochLog
 from tlpipe.model import (
     build_model,
     configure_strategy,
@@ -121,6 +122,9 @@ def get_args_parser(add_help: bool = True) -> argparse.ArgumentParser:
         "val, which the comparison scores when the dataset has no test split "
         "(default: not written)")
     add("--out-metrics", type=Path, required=True, help="training metrics JSON to write")
+    add("--out-live", type=Path, default=None,
+        help="folder for the per-epoch metrics, written as training runs (DVCLive's "
+        "format: metrics.json, plots/metrics/*.tsv) (default: not written)")
     add("--resume-dir", type=Path, default=None,
         help="where the per-epoch resumable state lives "
         "(default: checkpoints/<strategy>/seed<seed>)")
@@ -362,8 +366,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             checkpoints.save_best_state(best_path, training.model, progress.best_epoch)
         checkpoints.save_resume_state(last_path, training.model, training.optimizer,
                                       training.scheduler, asdict(progress), config_sha)  # fmt: skip
+        live.log(progress.history[-1])
 
+    live = EpochLog(args.out_live, progress.history)  # a resumed run's epochs first
     progress = fit(args, data, training, device, progress, save_states)
+    live.close()
     best_state = checkpoints.load_checkpoint(best_path, "best")["state_dict"]
     weights_sha = sha256_file(training.weights_path) if training.weights_path else None
     prov = provenance.collect(

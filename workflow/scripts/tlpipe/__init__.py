@@ -14,6 +14,7 @@ modules, so Snakemake rules, DVC stages and tests all run the same code:
 - :mod:`tlpipe.training_data`: what training reads (classes, training set, validation loader);
 - :mod:`tlpipe.model`: model building, strategies and pretrained weights;
 - :mod:`tlpipe.checkpoints`: the versioned checkpoint schema, its writers and its one reader;
+- :mod:`tlpipe.live`: per-epoch metrics as training runs (DVCLive), for dvc exp run;
 - :mod:`tlpipe.optim`: the optimiser and learning-rate schedule from the train settings;
 - :mod:`tlpipe.inference`: checkpoint to model ready to predict, and the evaluation data;
 - :mod:`tlpipe.provenance`: what produced a file (code, versions, data, weights);
@@ -30,6 +31,7 @@ the report, in the order it runs:
 - :mod:`tlpipe.figures`: every plot (the only matplotlib import) and the image thumbnails;
 - :mod:`tlpipe.pages`: the comparison page, written once, rendered as HTML and Markdown;
 - :mod:`tlpipe.markup`: values made safe for the Markdown pages;
+- :mod:`tlpipe.dvc_views`: what DVC shows: metrics/metrics.json and the plots' data;
 - :mod:`tlpipe.model_card`: a model card per strategy, with its loading snippet.
 """
 

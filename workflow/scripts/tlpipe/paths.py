@@ -26,6 +26,13 @@ MODEL = "models/{strategy}/seed{seed}/model.pt"
 FINAL_MODEL = "models/{strategy}/seed{seed}/final.pt"
 RUN_METRICS = RUNS_DIR + "/{strategy}/seed{seed}"
 RESUME_DIR = "checkpoints/{strategy}/seed{seed}"
+# A run's per-epoch metrics, written while it trains (tlpipe/live.py, DVCLive's format).
+LIVE = RUN_METRICS + "/live"
+# What DVC's views read (tlpipe/dvc_views.py): `dvc metrics show` the headline numbers,
+# `dvc plots show` the long-format data files (dvc.yaml's top-level plots).
+HEADLINE_METRICS = "metrics/metrics.json"
+PLOTS_DIR = "metrics/plots"
+PLOT_DATA = ("learning_curves.csv", "confusion.csv", "seed_accuracy.csv")
 # Exports of a run's model (export.py): not under models/, which DVC's predict stage
 # depends on as a whole, so that exporting (Snakemake only) leaves DVC's view unchanged.
 PROGRAM = "exports/{strategy}/seed{seed}/model.pt2"
