@@ -74,6 +74,12 @@ def test_training_outputs(recorded_run, strategy, seed):
     assert prov["weights_sha256"] == recorded_run["config"]["model"]["weights_sha256"]
     # resumable state is removed once the outputs are complete
     assert not (project / "checkpoints" / strategy / f"seed{seed}" / "last.pt").exists()
+    # what `tail -f logs/train/*/*.log` (README, first screen) shows: a line per epoch
+    log = (project / f"logs/train/{strategy}/seed{seed}.log").read_text()
+    epochs = [line for line in log.splitlines() if " INFO train: epoch " in line]
+    assert [line.split("epoch ")[1].split()[0] for line in epochs] == ["1/2", "2/2"]
+    for line, h in zip(epochs, history, strict=True):
+        assert f"val loss {h['val_loss']:.4f} acc {h['val_acc']:.4f}" in line and " ETA " in line
 
 
 @pytest.mark.parametrize(("strategy", "seed"), RUNS)
