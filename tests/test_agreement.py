@@ -141,8 +141,8 @@ def _mkdir(path: Path) -> Path:
 
 
 # case -> (its config, the runner that goes first)
-CASES = {"own-dataset": (own_dataset_case, "snakemake"),
-         "local-weights-resnet34": (local_weights_case, "dvc"),
+CASES = {"own-dataset": (own_dataset_case, "dvc"),
+         "local-weights-resnet34": (local_weights_case, "snakemake"),
          "awkward-values": (awkward_values_case, "snakemake")}  # fmt: skip
 
 
