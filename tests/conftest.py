@@ -36,6 +36,8 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     """Run a command, returning its output; on an unexpected status show all of it.
     ``env`` (default: :func:`venv_env`) replaces the environment."""
     kwargs.setdefault("env", venv_env())
+    if Path(cmd[0]).name in ("snakemake", "make"):
+        ensure_slurm_controller()
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False, **kwargs)
     if check and result.returncode != 0:
         pytest.fail(
@@ -55,6 +57,37 @@ def cli_error_line(script: str, *argv: str, timeout: int = 120) -> str:
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1, result.stderr
     return errors[0]
+
+
+# snakemake-executor-plugin-slurm 2.8 runs `scontrol show config` while Snakemake loads its
+# plugins, at every start; with SLURM installed (CI installs it for tests/test_slurm.py)
+# and no controller up, that waits for its 10 s timeout, in every snakemake call of the
+# suite (about 70). So the first snakemake call starts the test cluster, where this
+# session may (root, ci/slurm/start.sh), and the session stops it again at its end.
+SLURM_START, SLURM_STOP = REPO / "ci/slurm/start.sh", REPO / "ci/slurm/stop.sh"
+_slurm_started: list[bool] = []  # [whether this session started it], once checked
+
+
+def ensure_slurm_controller() -> None:
+    """Start the test cluster's controller once, if SLURM is installed and down."""
+    if _slurm_started:
+        return
+    _slurm_started.append(False)
+    if shutil.which("sinfo") is None or os.geteuid() != 0 or not SLURM_START.exists():
+        return
+    state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
+                           timeout=60, check=False)  # fmt: skip
+    if state.returncode == 0 and state.stdout.strip():  # up already: leave it as it is
+        return
+    subprocess.run([str(SLURM_START)], capture_output=True, timeout=900, check=False)
+    _slurm_started[0] = True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def stop_the_slurm_controller_started_here():
+    yield
+    if _slurm_started and _slurm_started[0]:
+        subprocess.run([str(SLURM_STOP)], capture_output=True, timeout=300, check=False)
 
 
 @pytest.fixture(scope="session")

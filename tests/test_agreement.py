@@ -6,7 +6,9 @@ finds nothing to do: a Snakemake run recorded with `make dvc-record` leaves `dvc
 clean and `dvc repro` with nothing to do, or `dvc repro` from scratch, recorded with
 `make snakemake-record`, leaves `snakemake -n` with nothing to do. The cases take turns
 at which runner goes first (the commands being the same words, the order is about the
-records, not the values); the default config runs in both orders in tests/test_dvc.py.
+records, not the values): two configs go Snakemake first (with the default config of
+tests/test_dvc.py), two DVC first, where a config change after the record must then
+read as the same runs to both.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import unquote
 
 import pandas as pd
 import pytest
+import yaml
 from conftest import REPO, dvc, make_repo, planned_jobs, run, snakemake
 from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
 from test_dvc import dvc_commands, snakemake_commands
@@ -143,7 +146,7 @@ def _mkdir(path: Path) -> Path:
 # case -> (its config, the runner that goes first)
 CASES = {"own-dataset": (own_dataset_case, "dvc"),
          "local-weights-resnet34": (local_weights_case, "snakemake"),
-         "awkward-values": (awkward_values_case, "snakemake")}  # fmt: skip
+         "awkward-values": (awkward_values_case, "dvc")}  # fmt: skip
 
 
 @pytest.fixture(params=list(CASES), scope="module")
@@ -217,3 +220,13 @@ def dvc_then_snakemake(project: Path, config: dict) -> None:
     assert dvc(project, "status", "--quiet", check=False).returncode == 0
     comparison = json.loads((project / "metrics/comparison.json").read_text())
     assert set(comparison["strategies"]) == set(config["strategies"])
+    # and after the record, a config change is seen by both runners alike
+    changed = {**config, "train": {**config["train"], "lr": config["train"]["lr"] * 10}}
+    (project / "config/config.yaml").write_text(yaml.safe_dump(changed, sort_keys=False))
+    runs = [(s, k) for s in config["strategies"] for k in config["seeds"]]
+    jobs = planned_jobs(project)
+    assert {rule: n for rule, n in jobs.items() if rule.startswith("train_")} == {
+        f"train_{s}": len(config["seeds"]) for s in config["strategies"]
+    }
+    status = set(json.loads(dvc(project, "status", "--json").stdout or "{}"))
+    assert status == {"validate_config", *(f"train@{s}-{k}" for s, k in runs)}

@@ -327,23 +327,6 @@ def test_experiment_with_other_seeds_trains_only_the_new_ones(recorded_run, tmp_
     assert "seeds-789" in shown and '"seeds": [7, 8, 9]' in shown
 
 
-def test_dvc_repro_first_then_snakemake_has_nothing_to_do(tmp_path, sources):
-    """The default config's dvc-first order, with one seed (several seeds: the agreement
-    matrix and the tests above)."""
-    seeds = SEEDS[:1]
-    project = make_dvc_project(tmp_path / "p", sources, seeds)
-    repro = dvc(project, "repro", "--no-run-cache").stdout
-    assert repro.count("Running stage") == 6 + 2 * 2 * len(seeds)
-    assert planned_jobs(project) == {}
-    # after refreshing Snakemake's records, a config change is seen by both runners
-    run(["make", "snakemake-record"], cwd=project)
-    config_path = project / "config/config.yaml"
-    config_path.write_text(config_path.read_text().replace("lr: 0.001", "lr: 0.01"))
-    assert planned_jobs(project).get("train_finetune") == len(seeds)
-    assert stages_to_run(project) == DVC_ONLY | {f"train@{s}-{k}" for s in ("finetune",
-                                                 "feature_extract") for k in seeds}  # fmt: skip
-
-
 def test_a_failed_stage_shows_its_reason(tmp_path, sources):
     """`dvc repro` puts the script's one-line reason on the console (as Snakemake does
     with the workflow profile's show-failed-logs)."""
