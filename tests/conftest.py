@@ -75,9 +75,9 @@ def ensure_slurm_controller() -> None:
     _slurm_started.append(False)
     if shutil.which("sinfo") is None or os.geteuid() != 0 or not SLURM_START.exists():
         return
-    state = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
-                           timeout=60, check=False)  # fmt: skip
-    if state.returncode == 0 and state.stdout.strip():  # up already: leave it as it is
+    # (pgrep: sinfo too waits for its timeout when no controller answers)
+    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True, check=False)
+    if running.returncode == 0:  # up already: leave it as it is
         return
     subprocess.run([str(SLURM_START)], capture_output=True, timeout=900, check=False)
     _slurm_started[0] = True

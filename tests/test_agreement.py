@@ -6,8 +6,8 @@ finds nothing to do: a Snakemake run recorded with `make dvc-record` leaves `dvc
 clean and `dvc repro` with nothing to do, or `dvc repro` from scratch, recorded with
 `make snakemake-record`, leaves `snakemake -n` with nothing to do. The cases take turns
 at which runner goes first (the commands being the same words, the order is about the
-records, not the values): two configs go Snakemake first (with the default config of
-tests/test_dvc.py), two DVC first, where a config change after the record must then
+records, not the values): one goes Snakemake first (as does the default config of
+tests/test_dvc.py), one DVC first, where a config change after the record must then
 read as the same runs to both.
 """
 
@@ -33,25 +33,12 @@ from tlpipe.config import validate_config
 pytestmark = pytest.mark.workflow
 
 
-def own_dataset_case(base: Path) -> dict:
-    """A user's own 3-class dataset: tar.gz behind a file:// URL, another name, no
-    manifest, random initial weights, one strategy, one seed."""
-    return {
-        "data": {"url": (REPO / ".test/resources/shapes.tar.gz").resolve().as_uri(),
-                 "sha256": None, "name": "shapes", "manifest": None,
-                 "crop_size": 16, "resize_size": 20},
-        "model": {"weights": "none"},
-        "train": {"epochs": 1, "num_workers": 0},
-        "seeds": [3],
-        "strategies": ["feature_extract"],
-    }  # fmt: skip
-
-
 def local_weights_case(base: Path) -> dict:
-    """Another architecture with a local weights file, the two strategies that train
-    the backbone (one of them partial), an uncompressed tar under a local path with its
-    archive hash, non-default training settings. (Several seeds: the default config of
-    tests/test_dvc.py.)
+    """A user's own 3-class dataset as an uncompressed tar behind a file:// URL, with its
+    archive hash and no manifest; another architecture with a local weights file; the
+    two strategies that train the backbone (one of them partial); non-default training
+    settings. (Random initial weights, tar.gz and a relative path: the `.test/` run of
+    tests/test_workflow.py; several seeds: the default config of tests/test_dvc.py.)
 
     fp32 and a lower rate because random "pretrained" weights are not trained ones: with
     them, three steps at lr 0.001 move conv1 by 3.0 and the val loss reaches ~5e5, which
@@ -63,7 +50,7 @@ def local_weights_case(base: Path) -> dict:
         for member in source.getmembers():
             target.addfile(member, source.extractfile(member) if member.isfile() else None)
     return {
-        "data": {"url": str(archive), "sha256": sha256(archive), "name": "shapes2",
+        "data": {"url": archive.resolve().as_uri(), "sha256": sha256(archive), "name": "shapes2",
                  "manifest": None, "crop_size": 16, "resize_size": 20},
         "model": {"arch": "resnet34", "weights": str(weights), "weights_sha256": sha256(weights)},
         "train": {"epochs": 1, "num_workers": 0, "precision": "fp32", "lr": 0.0001,
@@ -144,8 +131,7 @@ def _mkdir(path: Path) -> Path:
 
 
 # case -> (its config, the runner that goes first)
-CASES = {"own-dataset": (own_dataset_case, "dvc"),
-         "local-weights-resnet34": (local_weights_case, "snakemake"),
+CASES = {"own-dataset-local-weights": (local_weights_case, "snakemake"),
          "awkward-values": (awkward_values_case, "dvc")}  # fmt: skip
 
 

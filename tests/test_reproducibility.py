@@ -116,10 +116,10 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, da
                                                                     weights_file):  # fmt: skip
     """SIGKILL (nothing runs on the way out; a SIGTERM takes the same path): the rerun, a
     fresh process, resumes after the last completed epoch and ends bit-identical to an
-    uninterrupted run in another process."""
+    uninterrupted run (in this process)."""
     epochs = 4
     reference = tmp_path / "reference"
-    run_training(train_cmd(data_dir, reference, weights_file, epochs=epochs), tmp_path)
+    train_here(train_cmd(data_dir, reference, weights_file, epochs=epochs))
 
     killed = tmp_path / "killed"
     cmd = train_cmd(data_dir, killed, weights_file, epochs=epochs)

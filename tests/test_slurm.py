@@ -327,7 +327,10 @@ def slurm_run(slurm_cluster, tmp_path_factory, tiny_dataset, weights_file):
     rows = sacct_rows(run_id, sum(EXPECTED_JOBS.values()))
     print(f"\nprofile changes for this node: {changes or 'none'}\n{sacct_table(run_id)}")
 
-    snakemake(local, "--cores", "2", "--configfile", "test-config.yaml")
+    # locally only what test_metrics_match_a_local_run compares: each run's two files
+    runs = [run_file(strategy, name) for strategy in TRAIN_RULES.values() for name in
+            ("train", "eval")]  # fmt: skip
+    snakemake(local, *runs, "--cores", "2", "--configfile", "test-config.yaml")
     return {"cluster": cluster, "local": local, "config": config, "output": output,
             "run_id": run_id, "sacct": rows, "node": node}  # fmt: skip
 
