@@ -308,21 +308,20 @@ def test_push_then_clone_and_pull_restores_everything(recorded_run, tmp_path):
 
 
 def test_experiment_with_other_seeds_trains_only_the_new_ones(recorded_run, tmp_path):
-    """`dvc exp run -S seeds=[...]`: the matrix follows, runs already trained are
-    reused, and the report compares exactly the configured seeds."""
+    """`dvc exp run -S seeds=[...] -S strategies=[...]`: the matrix follows, runs already
+    trained are reused, and the report compares exactly the configured runs."""
     project = copy_of(recorded_run["project"], tmp_path / "project")
     git(project, "add", "-A")
     git(project, "commit", "-q", "-m", "results")
-    out = dvc(project, "exp", "run", "-n", "seeds-789", "-S",
-              "config/config.yaml:seeds=[7,8,9]").stdout  # fmt: skip
+    out = dvc(project, "exp", "run", "-n", "seeds-789", "-S", "config/config.yaml:seeds=[7,8,9]",
+              "-S", "config/config.yaml:strategies=[finetune]").stdout  # fmt: skip
     assert "Running stage 'train@finetune-9'" in out
-    assert "Running stage 'train@feature_extract-9'" in out
-    assert "Running stage 'train@finetune-7'" not in out
+    assert "Running stage 'train@finetune-7'" not in out and "train@feature_extract" not in out
     assert "Running stage 'report@runs'" in out
     comparison = json.loads((project / "metrics/comparison.json").read_text())
-    assert comparison["pairs"][0]["seeds"] == [7, 8, 9]
-    assert comparison["strategies"]["finetune"]["n_seeds"] == 3
-    # `dvc exp show` lists the experiment with its parameter (README: experiments)
+    assert list(comparison["strategies"]) == ["finetune"] and comparison["pairs"] == []
+    assert comparison["strategies"]["finetune"]["seeds"] == [7, 8, 9]
+    # `dvc exp show` lists the experiment with its parameters (docs/dvc.md: experiments)
     shown = json.dumps(json.loads(dvc(project, "exp", "show", "--json").stdout))
     assert "seeds-789" in shown and '"seeds": [7, 8, 9]' in shown
 
