@@ -37,7 +37,7 @@ from torch import nn
 from tlpipe import checkpoints, provenance
 from tlpipe.architectures import ARCHS, default_transform
 from tlpipe.cli import add_setting_options, schema_default, section_schema
-from tlpipe.dataset import make_loader, tree_sha256
+from tlpipe.dataset import make_loader
 from tlpipe.engine import (
     epoch_seed,
     make_deterministic,
@@ -50,6 +50,7 @@ from tlpipe.engine import (
 )
 from tlpipe.errors import PipelineError
 from tlpipe.fileio import sha256_file, write_json
+from tlpipe.layout import tree_sha256
 from tlpipe.live import EpochLog
 from tlpipe.model import (
     build_model,

@@ -36,7 +36,6 @@ from tlpipe.layout import class_names as class_names
 from tlpipe.layout import evaluation_split as evaluation_split
 from tlpipe.layout import is_image_file
 from tlpipe.layout import splits_of as splits_of
-from tlpipe.layout import tree_sha256 as tree_sha256
 
 log = logging.getLogger(__name__)
 # ImageNet channel statistics: the pretrained weights expect inputs normalised this way.
