@@ -53,11 +53,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--epochs", type=int, default=3, help="train.epochs (default: 3)")
     add("--seeds", type=int, nargs="+", default=[1, 2], help="seeds (default: 1 2)")
     add(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        default=None,
+        help="strategies (default: the config's)",
+    )
+    add("--dvc", action="store_true", help="also time `dvc repro` of the same config")
+    add(
         "--threads",
         type=int,
         default=None,
         help="threads of every training and evaluation job (snakemake --set-threads; "
-        "default: the rules' own, 1)",
+        "default: the workflow's plan, see tlpipe/cpus.py)",
     )
     add("--data", type=Path, default=MIRROR, help=f"dataset zip (default: {MIRROR})")
     add("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
@@ -80,22 +88,31 @@ def copy_project(target: Path) -> Path:
     return target
 
 
-def snakemake(project: Path, *args: str) -> float:
-    """Run snakemake in ``project``; return its wall seconds."""
+def timed(project: Path, *command: str) -> float:
+    """Run a command of this venv in ``project``; return its wall seconds."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("OMP_NUM_THREADS", None)
     tick = time.perf_counter()
-    result = subprocess.run(
-        ["snakemake", *args, "--configfile", "bench.yaml"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
     if result.returncode != 0:
-        raise SystemExit(f"snakemake {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - tick
+
+
+def snakemake(project: Path, *args: str) -> float:
+    """Run snakemake in ``project`` with the benchmark's config; return its wall seconds."""
+    return timed(project, "snakemake", *args, "--configfile", "bench.yaml")
+
+
+def bench_config(args: argparse.Namespace) -> dict:
+    """The settings the benchmark changes: the mirror, random weights, epochs, runs."""
+    config = {
+        "data": {"url": str(args.data.resolve()), "sha256": None},
+        "model": {"weights": "none"},
+        "train": {"epochs": args.epochs},
+        "seeds": args.seeds,
+    }
+    return config | ({"strategies": args.strategies} if args.strategies else {})
 
 
 def job_measurements(project: Path) -> list[dict]:
@@ -122,13 +139,7 @@ def job_measurements(project: Path) -> list[dict]:
 def measure(cores: int, args: argparse.Namespace, scratch: Path) -> dict:
     """One timed pipeline run with ``--cores cores``."""
     project = copy_project(scratch / f"cores{cores}")
-    config = {
-        "data": {"url": str(args.data.resolve()), "sha256": None},
-        "model": {"weights": "none"},
-        "train": {"epochs": args.epochs},
-        "seeds": args.seeds,
-    }
-    (project / "bench.yaml").write_text(yaml.safe_dump(config))
+    (project / "bench.yaml").write_text(yaml.safe_dump(bench_config(args)))
     snakemake(project, "--cores", "2", "metrics/data_quality.json")  # untimed: data
     threads = []
     if args.threads:
@@ -136,6 +147,22 @@ def measure(cores: int, args: argparse.Namespace, scratch: Path) -> dict:
         threads = ["--set-threads", *(f"{rule}={args.threads}" for rule in rules)]
     wall = snakemake(project, "--cores", str(cores), *threads)
     return {"cores": cores, "wall_s": wall, "jobs": job_measurements(project)}
+
+
+def measure_dvc(args: argparse.Namespace, scratch: Path) -> dict:
+    """One timed `dvc repro` (stages one after another, every job on all CPUs) of the
+    same settings, written into config/config.yaml as DVC reads them; no job logs, so
+    per-job times are not split out."""
+    project = copy_project(scratch / "dvc")
+    config = yaml.safe_load((project / "config/config.yaml").read_text())
+    for key, value in bench_config(args).items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    (project / "config/config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "commit", "-q", "-m", "benchmark"]):  # fmt: skip
+        timed(project, *command)
+    timed(project, "dvc", "repro", "prepare_data")  # untimed: data
+    return {"cores": "dvc repro", "wall_s": timed(project, "dvc", "repro"), "jobs": []}
 
 
 def summary(results: list[dict], args: argparse.Namespace) -> str:
@@ -147,7 +174,8 @@ def summary(results: list[dict], args: argparse.Namespace) -> str:
     first = results[0]["wall_s"]
     for result in results:
         ratio = result["wall_s"] / first
-        lines += ["", f"--cores {result['cores']}: wall {result['wall_s']:.0f} s "
+        name = result["cores"] if result["cores"] == "dvc repro" else f"--cores {result['cores']}"
+        lines += ["", f"{name}: wall {result['wall_s']:.0f} s "
                       f"({ratio:.2f}x --cores {results[0]['cores']})"]  # fmt: skip
         lines.append(f"  {'job':<32}{'s':>8}{'epochs s':>10}{'overhead s':>12}{'peak MB':>9}")
         for job in result["jobs"]:
@@ -168,6 +196,9 @@ def main() -> None:
         for cores in args.cores:
             results.append(measure(cores, args, scratch))
             print(f"--cores {cores}: {results[-1]['wall_s']:.0f} s", flush=True)
+        if args.dvc:
+            results.append(measure_dvc(args, scratch))
+            print(f"dvc repro: {results[-1]['wall_s']:.0f} s", flush=True)
         print()
         print(summary(results, args))
         if args.out:

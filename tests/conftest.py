@@ -187,13 +187,15 @@ def make_repo(root: Path, config: dict, storage: Path | None = None) -> Path:
 
 
 RECORDED_SEEDS = [7, 8]
+RECORDED_CORES = 4
 
 
 @pytest.fixture(scope="session")
 def recorded_run(tmp_path_factory, tiny_dataset, weights_file) -> dict:
     """The one full run of the default pipeline that the workflow tests share: the
     tiny dataset, both default strategies x 2 seeds x 2 epochs, run by `snakemake
-    --cores 2` in a git + DVC repository and recorded with `make dvc-record`.
+    --cores 4` (as `make run`: more cores than CI's two CPUs, which the workflow caps) in a
+    git + DVC repository and recorded with `make dvc-record`.
 
     Read it, or dry-run against it; a test that changes it works on
     :func:`copy_of` it."""
@@ -202,7 +204,7 @@ def recorded_run(tmp_path_factory, tiny_dataset, weights_file) -> dict:
     )
     base = tmp_path_factory.mktemp("recorded")
     project = make_repo(base / "project", config, storage=base / "dvc-storage")
-    result = snakemake(project, "--cores", "2")
+    result = snakemake(project, "--cores", str(RECORDED_CORES))
     run(["make", "dvc-record"], cwd=project)
     return {"project": project, "config": config, "result": result,
             "storage": base / "dvc-storage"}  # fmt: skip

@@ -182,6 +182,9 @@ def fit_profile_to_node(profile: dict, node: dict) -> list[str]:
         if int(resources.get("mem_mb", 0)) > node["mem_mb"]:
             changes.append(f"{name}.mem_mb: {resources['mem_mb']} -> {node['mem_mb']}")
             resources["mem_mb"] = node["mem_mb"]
+        if int(resources.get("cpus_per_task", 0)) > node["cpus"]:
+            changes.append(f"{name}.cpus_per_task: {resources['cpus_per_task']} -> {node['cpus']}")
+            resources["cpus_per_task"] = node["cpus"]
         if resources.get("gpu") and not node["gpus"]:
             changes.append(f"{name}.gpu: {resources['gpu']} -> removed (node has no GPU)")
             resources.pop("gpu")
@@ -304,7 +307,7 @@ def slurm_run(slurm_cluster, tmp_path_factory, tiny_dataset, weights_file):
     """The default target run once through SLURM and once locally, same config."""
     node = node_capacity()
     if node["cpus"] < 2:
-        pytest.skip(f"the SLURM node has {node['cpus']} CPU; train/evaluate need 2 (threads)")
+        pytest.skip(f"the SLURM node has {node['cpus']} CPU; the test compares 2-thread runs")
     base = tmp_path_factory.mktemp("slurm")
     # Both copies first, so both runs use the same code even if the tree changes meanwhile.
     cluster, local = copy_project(base / "cluster"), copy_project(base / "local")
@@ -330,9 +333,11 @@ def slurm_run(slurm_cluster, tmp_path_factory, tiny_dataset, weights_file):
     # locally only what test_metrics_match_a_local_run compares: each run's two files
     runs = [run_file(strategy, name) for strategy in TRAIN_RULES.values() for name in
             ("train", "eval")]  # fmt: skip
-    snakemake(local, *runs, "--cores", "2", "--configfile", "test-config.yaml")
+    cpus = profile["default-resources"]["cpus_per_task"]  # threads of the cluster's jobs
+    snakemake(local, *runs, "--cores", str(cpus), "--configfile", "test-config.yaml")
     return {"cluster": cluster, "local": local, "config": config, "output": output,
-            "run_id": run_id, "sacct": rows, "node": node}  # fmt: skip
+            "run_id": run_id, "sacct": rows, "node": node,
+            "cpus_per_task": cpus}  # fmt: skip
 
 
 def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
@@ -346,8 +351,8 @@ def test_every_non_local_job_ran_as_a_slurm_job(slurm_run):
         if stores_comments():  # the plugin's comment names the rule and wildcards
             suffix = f"_wildcards_{wildcards}" if wildcards else ""
             assert row["Comment"] == f"rule_{rule}{suffix}", row
-        if rule in (*TRAIN_RULES, "evaluate"):  # threads: 1 -> --cpus-per-task=1
-            assert row["AllocCPUS"] == "1", row
+        # the profile's cpus_per_task (fitted to the node), for every job
+        assert row["AllocCPUS"] == str(slurm_run["cpus_per_task"]), row
     assert {w for rule, w in submitted.values() if rule in TRAIN_RULES} == {str(SEED)}
 
 
@@ -389,7 +394,8 @@ def test_metrics_match_a_local_run(slurm_run, strategy):
         )
     prov_cluster = read(cluster, run_file(strategy, "train"))["provenance"]
     prov_local = read(local, run_file(strategy, "train"))["provenance"]
-    assert prov_cluster["threads"] == prov_local["threads"] == 1
+    # a cluster job uses the CPUs it got; one run alone locally, every CPU: the same here
+    assert prov_cluster["threads"] == prov_local["threads"] == slurm_run["cpus_per_task"]
     assert prov_cluster["device"] == prov_local["device"]
     assert len(read(cluster, run_file(strategy, "train"))["history"]) == 2
 
@@ -516,7 +522,9 @@ def test_interrupted_training_jobs_resume_from_their_last_epoch(slurm_run):
     retries = [s for j, s in states if j not in (requeued, killed)]
     assert retries == ["COMPLETED"], states  # feature_extract's second attempt
 
-    snakemake(local, *targets, "--cores", "2", "--configfile", "resume.yaml")
+    snakemake(
+        local, *targets, "--cores", str(slurm_run["cpus_per_task"]), "--configfile", "resume.yaml"
+    )
     for strategy, (_, saved) in interrupted.items():
         log = (cluster / f"logs/train/{strategy}/seed{SEED}.log").read_text()
         match = re.search(r"resuming from \S*last\.pt after epoch (\d+)", log)

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 # This workflow's own files, found from this file rather than from the working
 # directory, so `snakemake --directory DIR` and use as a module work. Paths are given
@@ -17,6 +18,7 @@ SCRIPTS_DIR = WORKFLOW_DIR / "scripts"
 sys.path.insert(0, str(SCRIPTS_DIR))
 
 from tlpipe.cli import command_line
+from tlpipe.cpus import slurm_allocation, thread_plan, usable_cpus
 from tlpipe.config import coerce_config, load_schema, read_config_file, validate_config
 from tlpipe.deps import library_modules
 from tlpipe.errors import PipelineError
@@ -66,11 +68,45 @@ PRETRAINED = f"data/weights/{MODEL['arch']}.pth"
 REPORT_TEMPLATES = sorted(
     os.path.relpath(p) for p in (WORKFLOW_DIR / "report").glob("*.j2")
 )
-# Threads of every training and evaluation job. One per job: on a CPU, small batches
-# (4 images) scale poorly across threads, so N single-threaded jobs side by side finish
-# a strategies x seeds grid sooner than the same jobs one after another with N threads
-# each, and `--cores` larger than the machine cannot oversubscribe it (benchmarks/).
-JOB_THREADS = 1
+# Threads per job, from what can really run at once (tlpipe/cpus.py says why, and
+# docs/performance.md what was measured). Run here: the CPUs Snakemake may use (--cores,
+# capped by the CPUs this process may run on) are shared among the jobs of the
+# strategies x seeds grid: rounds of one thread per job, the last partial round split
+# so no CPU idles at the end; one run alone gets every CPU. Snakemake's own budget is
+# capped to match, so `--cores 4` on 2 CPUs never runs 4 threads on 2 CPUs. Inside a
+# cluster job: the CPUs SLURM gave it (the profile's cpus_per_task). Declared threads
+# are what a job uses (Snakemake passes them as OMP_NUM_THREADS).
+def local_cpus():
+    """CPUs the local jobs share, with Snakemake's core budget capped to them."""
+    try:
+        cores = workflow.cores
+    except WorkflowError:  # no --cores given (a dry run, --lint): plan for the machine
+        return usable_cpus()
+    cpus = min(cores, usable_cpus())
+    if cores > cpus:
+        logger.info(f"--cores {cores}: this process may use {cpus} CPUs; using {cpus}")
+        workflow.global_resources["_cores"] = cpus
+    return cpus
+
+
+if workflow.remote_exec or workflow.non_local_exec:
+    LOCAL_CPUS, RUN_THREADS = None, {}
+else:
+    LOCAL_CPUS = local_cpus()
+    RUN_THREADS = thread_plan([(s, SEEDS) for s in STRATEGIES], LOCAL_CPUS)
+
+
+def job_threads(wildcards=None, strategy=None):
+    """Threads of a job: a run's (training, evaluation, export: by strategy and seed)
+    from the plan, any other job's (predict: one job) every local CPU."""
+    if workflow.remote_exec:  # a cluster job: its allocation
+        return slurm_allocation() or usable_cpus()
+    if workflow.non_local_exec:  # submitting: sbatch asks the profile's cpus_per_task
+        return 1
+    if wildcards is None or "seed" not in wildcards.keys():
+        return LOCAL_CPUS
+    run = (strategy or wildcards.strategy, int(wildcards.seed))
+    return RUN_THREADS.get(run, LOCAL_CPUS)
 
 
 def script(name):

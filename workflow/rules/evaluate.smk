@@ -25,7 +25,7 @@ rule evaluate:
         "logs/benchmarks/evaluate/{strategy}/seed{seed}.tsv"
     conda:
         "../envs/pytorch.yaml"
-    threads: JOB_THREADS
+    threads: job_threads
     resources:
         mem_mb=2000,
         runtime=20,

@@ -18,7 +18,7 @@ rule predict:
         "logs/benchmarks/predict.tsv"
     conda:
         "../envs/pytorch.yaml"
-    threads: JOB_THREADS
+    threads: job_threads
     resources:
         mem_mb=2000,
         runtime=20,
@@ -56,7 +56,7 @@ rule export_model:
         "logs/benchmarks/export/{strategy}/seed{seed}.tsv"
     conda:
         "../envs/pytorch.yaml"
-    threads: JOB_THREADS
+    threads: job_threads
     resources:
         mem_mb=4000,
         runtime=20,

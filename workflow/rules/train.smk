@@ -31,7 +31,7 @@ for strategy in STRATEGY_REGISTRY.values():
         priority: strategy.runtime
         conda:
             "../envs/pytorch.yaml"
-        threads: JOB_THREADS
+        threads: lambda wildcards, strategy=strategy.name: job_threads(wildcards, strategy)
         resources:
             mem_mb=strategy.mem_mb,
             runtime=strategy.runtime,
