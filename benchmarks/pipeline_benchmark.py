@@ -106,8 +106,11 @@ def snakemake(project: Path, *args: str) -> float:
 
 def bench_config(args: argparse.Namespace) -> dict:
     """The settings the benchmark changes: the mirror, random weights, epochs, runs."""
+    data = {"url": str(args.data.resolve()), "sha256": None}
+    if args.data.resolve() != MIRROR.resolve():  # another dataset: no manifest to check
+        data["manifest"] = None
     config = {
-        "data": {"url": str(args.data.resolve()), "sha256": None},
+        "data": data,
         "model": {"weights": "none"},
         "train": {"epochs": args.epochs},
         "seeds": args.seeds,
