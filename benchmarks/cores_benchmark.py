@@ -50,6 +50,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5], help="grid seeds (1-5)")
     add("--cores", type=int, nargs="+", default=[4, 2], help="--cores values (4 2)")
     add("--no-dvc", dest="dvc", action="store_false", help="skip the dvc repro grid")
+    add("--no-single", dest="single", action="store_false", help="skip the single jobs")
     add("--data", type=Path, default=run_benchmark.MIRROR, help="dataset zip (the mirror)")
     add("--workdir", type=Path, default=None, help="scratch folder (default: temporary)")
     add("--out", type=Path, default=None, help="write the measurements to this JSON")
@@ -105,6 +106,8 @@ def table(single: dict, grid: list[dict], args, cpus: int) -> str:
             lines.append(f"| {strategy}, {name} | {run['s_per_epoch']:.2f} | {run['job_s']:.1f} "
                          f"| {run['job_25_s']:.0f} | {run['peak_rss_mb']:.0f} | {ratios[0]} "
                          f"| {ratios[1]} |")  # fmt: skip
+    if not single:
+        return "\n".join(lines[:1] + [f"| {r['cores']} | {r['wall_s']:.0f} s |" for r in grid])
     # the tutorial training both strategies once, as long as the grid's jobs
     yardstick = sum(
         runs["tutorial"]["job_s"]
@@ -112,13 +115,15 @@ def table(single: dict, grid: list[dict], args, cpus: int) -> str:
         for runs in single.values()
     )
     lines += ["", f"tutorial loop, both strategies once, {args.epochs} epochs (projected): "
-              f"{yardstick:.0f} s", "", "| grid | wall s | / tutorial loop | largest job peak MB |",
-              "|---|---|---|---|"]  # fmt: skip
+              f"{yardstick:.0f} s", "",
+              "| grid | wall s | / tutorial loop | CPUs busy | largest job peak MB |",
+              "|---|---|---|---|---|"]  # fmt: skip
     for result in grid:
         name = result["cores"] if result["cores"] == "dvc repro" else f"--cores {result['cores']}"
         peak = max((job["max_rss_mb"] for job in result["jobs"]), default=float("nan"))
+        busy = pipeline_benchmark.busy_share(result, cpus)
         lines.append(f"| {name} | {result['wall_s']:.0f} | {result['wall_s'] / yardstick:.2f}x "
-                     f"| {peak:.0f} |")  # fmt: skip
+                     f"| {busy:.0%} | {peak:.0f} |")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -134,7 +139,7 @@ def main() -> None:
             if args.out:
                 args.out.write_text(json.dumps(measured, indent=2, default=str))
 
-        measured["single"] = single_jobs(args, workdir, data_dir, cpus)
+        measured["single"] = single_jobs(args, workdir, data_dir, cpus) if args.single else {}
         save()
         measured["grid"] = []
         for result in grids(args, workdir):

@@ -123,11 +123,12 @@ def job_measurements(project: Path) -> list[dict]:
     jobs = []
     for tsv in sorted((project / "logs/benchmarks").rglob("*.tsv")):
         kind = tsv.relative_to(project / "logs/benchmarks").with_suffix("").as_posix()
-        if not kind.startswith(("train/", "evaluate/")):
+        if not kind.startswith(("train/", "evaluate/", "predict")):
             continue
         with open(tsv, newline="") as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
-        job = {"job": kind, "s": float(row["s"]), "max_rss_mb": float(row["max_rss"])}
+        job = {"job": kind, "s": float(row["s"]), "max_rss_mb": float(row["max_rss"]),
+               "cpu_s": float(row["cpu_time"])}  # fmt: skip
         if kind.startswith("train/"):
             _, strategy, seed_name = kind.split("/")  # train/<strategy>/seed<k> (train.smk)
             seed = int(seed_name.removeprefix("seed"))
@@ -168,6 +169,15 @@ def measure_dvc(args: argparse.Namespace, scratch: Path) -> dict:
     return {"cores": "dvc repro", "wall_s": timed(project, "dvc", "repro"), "jobs": []}
 
 
+def busy_share(result: dict, cpus: int | None = None) -> float:
+    """How busy the CPUs were during a timed run: the CPU seconds of its training,
+    evaluation and predict jobs over CPUs x wall seconds (the small jobs left out make
+    it a lower bound; nan without per-job logs, e.g. under DVC)."""
+    cpus = cpus or len(os.sched_getaffinity(0))
+    used = sum(job["cpu_s"] for job in result["jobs"])
+    return used / (cpus * result["wall_s"]) if result["jobs"] else float("nan")
+
+
 def summary(results: list[dict], args: argparse.Namespace) -> str:
     """A table per run and the wall-time ratios."""
     lines = [
@@ -177,9 +187,10 @@ def summary(results: list[dict], args: argparse.Namespace) -> str:
     first = results[0]["wall_s"]
     for result in results:
         ratio = result["wall_s"] / first
+        busy = busy_share(result)
         name = result["cores"] if result["cores"] == "dvc repro" else f"--cores {result['cores']}"
-        lines += ["", f"{name}: wall {result['wall_s']:.0f} s "
-                      f"({ratio:.2f}x --cores {results[0]['cores']})"]  # fmt: skip
+        lines += ["", f"{name}: wall {result['wall_s']:.0f} s ({ratio:.2f}x the first); "
+                      f"CPUs busy {busy:.0%}"]  # fmt: skip
         lines.append(f"  {'job':<32}{'s':>8}{'epochs s':>10}{'overhead s':>12}{'peak MB':>9}")
         for job in result["jobs"]:
             epochs = f"{job['epochs_s']:.1f}" if "epochs_s" in job else ""

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import io
+import logging
 import os
 import shutil
 import subprocess
@@ -13,6 +17,7 @@ import yaml
 from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
 
 from tlpipe.config import validate_config
+from tlpipe.runner import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_ZIP = REPO.parent / "shared" / "data" / "hymenoptera_data.zip"
@@ -47,16 +52,37 @@ def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.C
     return result
 
 
+def the_one_error_line(stderr: str) -> str:
+    """The one ERROR line a failed script writes, failing on a traceback or more lines."""
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
 def cli_error_line(script: str, *argv: str, timeout: int = 120) -> str:
     """Run ``workflow/scripts/<script>`` as a user would and return its one ERROR line,
     failing unless it exited 1 with exactly one such line and no traceback."""
     cmd = [sys.executable, f"workflow/scripts/{script}", *argv]
     result = run(cmd, cwd=REPO, check=False, timeout=timeout)
     assert result.returncode == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
-    assert len(errors) == 1, result.stderr
-    return errors[0]
+    return the_one_error_line(result.stderr)
+
+
+def main_error_line(script: str, *argv: str) -> str:
+    """:func:`cli_error_line` in this process: the script's own parser and ``main``
+    under :func:`tlpipe.runner.run_cli`, what its ``__main__`` runs (saves starting an
+    interpreter and importing torch; one test per runner path keeps the real process)."""
+    module = importlib.import_module(Path(script).stem)
+    handlers, level = logging.root.handlers[:], logging.root.level
+    stderr = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit) as exited:
+            run_cli(module.main, module.get_args_parser().parse_args(list(argv)))
+    finally:  # run_cli pointed logging at the captured stream
+        logging.root.handlers[:], logging.root.level = handlers, level
+    assert exited.value.code == 1, stderr.getvalue()
+    return the_one_error_line(stderr.getvalue())
 
 
 # snakemake-executor-plugin-slurm 2.8 runs `scontrol show config` while Snakemake loads its

@@ -235,7 +235,7 @@ def test_timeout_kills_browser_and_removes_profile(
     started = time.monotonic()
 
     with pytest.raises(BrowserError, match="timed out"):
-        inspect_page(html, tmp_path / "hang.png", timeout=5, chromium=chromium)
+        inspect_page(html, tmp_path / "hang.png", timeout=2, chromium=chromium)
 
     assert time.monotonic() - started < 15
     assert list(scratch.iterdir()) == []  # the temporary profile is gone

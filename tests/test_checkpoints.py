@@ -7,7 +7,7 @@ import types
 
 import pytest
 import torch
-from conftest import cli_error_line
+from conftest import main_error_line
 
 from tlpipe import checkpoints
 from tlpipe.checkpoints import (
@@ -203,5 +203,5 @@ def test_the_scripts_stop_with_the_readers_line(tmp_path, script):
         "export.py": ["--out-program", "m.pt2", "--out-onnx", "m.onnx", "--out-report", "r.json"],
     }[script]
     out = [str(tmp_path / word) if "." in word else word for word in outputs]
-    line = cli_error_line(script, "--model", str(weights), "--data-dir", str(tmp_path), *out)
+    line = main_error_line(script, "--model", str(weights), "--data-dir", str(tmp_path), *out)
     assert f"{weights}: not a model checkpoint of train.py (a plain state dict" in line

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import prepare_data
 import pytest
-from conftest import cli_error_line
+from conftest import main_error_line
 from datagen import make_image, make_image_folder, write_manifest, zip_tree
 from PIL import Image
 
@@ -427,6 +427,6 @@ def test_cli_exits_1_with_one_error_line(tmp_path):
     out_dir = tmp_path / "data" / "tiny"
     report = tmp_path / "q.json"
     argv = ["--archive", str(archive), "--out-dir", str(out_dir), "--report", str(report)]
-    error = cli_error_line("prepare_data.py", *argv, "--manifest", "none")
+    error = main_error_line("prepare_data.py", *argv, "--manifest", "none")
     assert f"{archive}: corrupt or truncated archive" in error
     assert not out_dir.exists() and not report.exists()

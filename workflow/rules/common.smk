@@ -68,6 +68,8 @@ PRETRAINED = f"data/weights/{MODEL['arch']}.pth"
 REPORT_TEMPLATES = sorted(
     os.path.relpath(p) for p in (WORKFLOW_DIR / "report").glob("*.j2")
 )
+
+
 # Threads per job, from what can really run at once (tlpipe/cpus.py says why, and
 # docs/performance.md what was measured). Run here: the CPUs Snakemake may use (--cores,
 # capped by the CPUs this process may run on) are shared among the jobs of the
