@@ -9,8 +9,8 @@ import pytest
 from conftest import RECORDED_CORES, RECORDED_SEEDS, snakemake, tiny_config, write_config
 
 from tlpipe import paths
-from tlpipe.runs import metrics_file
 from tlpipe.cpus import round_shares, slurm_allocation, thread_plan, usable_cpus
+from tlpipe.runs import metrics_file
 
 
 @pytest.mark.parametrize(
