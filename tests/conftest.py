@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import io
 import logging
@@ -10,13 +11,16 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from datagen import make_image_folder, make_weights, sha256, write_manifest, zip_tree
 
 from tlpipe.config import validate_config
+from tlpipe.cpus import usable_cpus
 from tlpipe.runner import run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,31 +93,97 @@ def main_error_line(script: str, *argv: str) -> str:
 # plugins, at every start; with SLURM installed (CI installs it for tests/test_slurm.py)
 # and no controller up, that waits for its 10 s timeout, in every snakemake call of the
 # suite (about 70). So the first snakemake call starts the test cluster, where this
-# session may (root, ci/slurm/start.sh), and the session stops it again at its end.
+# session may (root, ci/slurm/start.sh), and the session stops it again at its end. With
+# pytest-xdist the workers share the start (a lock and a marker file in the folder the
+# controlling process made, TEST_STATE_VAR) and only the controlling process stops it,
+# once every worker is done.
 SLURM_START, SLURM_STOP = REPO / "ci/slurm/start.sh", REPO / "ci/slurm/stop.sh"
-_slurm_started: list[bool] = []  # [whether this session started it], once checked
+TEST_STATE_VAR = "TLPIPE_TEST_STATE"
+_slurm_checked: list[bool] = []  # [True] once this process has made sure
+
+
+def is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not is_xdist_worker(config):  # workers inherit the variable
+        os.environ[TEST_STATE_VAR] = tempfile.mkdtemp(prefix="tlpipe-tests-")
+    else:
+        # One thread per worker for what runs in it (there is a worker per CPU; two
+        # OpenMP teams on one CPU spin against each other: a 1-second test took 8). The
+        # commands the tests start are left to decide for themselves (venv_env).
+        os.environ["OMP_NUM_THREADS"] = "1"
+        torch.set_num_threads(1)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if is_xdist_worker(config) or TEST_STATE_VAR not in os.environ:
+        return
+    state = Path(os.environ.pop(TEST_STATE_VAR))
+    if (state / "slurm-started").exists():
+        subprocess.run([str(SLURM_STOP)], capture_output=True, timeout=300, check=False)
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def ensure_slurm_controller() -> None:
     """Start the test cluster's controller once, if SLURM is installed and down."""
-    if _slurm_started:
+    if _slurm_checked:
         return
-    _slurm_started.append(False)
+    _slurm_checked.append(True)
     if shutil.which("sinfo") is None or os.geteuid() != 0 or not SLURM_START.exists():
         return
-    # (pgrep: sinfo too waits for its timeout when no controller answers)
-    running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True, check=False)
-    if running.returncode == 0:  # up already: leave it as it is
-        return
-    subprocess.run([str(SLURM_START)], capture_output=True, timeout=900, check=False)
-    _slurm_started[0] = True
+    state = Path(os.environ[TEST_STATE_VAR])
+    with (state / "slurm.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker may be starting it right now
+        # (pgrep: sinfo too waits for its timeout when no controller answers)
+        running = subprocess.run(["pgrep", "-x", "slurmctld"], capture_output=True, check=False)
+        if running.returncode == 0:  # up already: leave it as it is
+            return
+        subprocess.run([str(SLURM_START)], capture_output=True, timeout=900, check=False)
+        (state / "slurm-started").touch()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def stop_the_slurm_controller_started_here():
-    yield
-    if _slurm_started and _slurm_started[0]:
-        subprocess.run([str(SLURM_STOP)], capture_output=True, timeout=300, check=False)
+# pytest-xdist (`-n auto --dist loadscope` in pyproject.toml) hands out whole modules: a
+# module's tests stay on one worker, so its module-scoped fixtures (a SLURM run, an
+# agreement case) run once. The modules that read the shared `recorded_run` go to one
+# worker together, so that it too runs once. (Not xdist_group marks: xdist 3.8 puts the
+# group in the test's node id, which pytest 9.2 no longer lets it change: pytest-xdist#1386.)
+# Workflow tests go first, the SLURM module (the longest, about three minutes) before all.
+SHARED_RUN_MODULES = frozenset({"test_cpus.py", "test_dvc.py", "test_workflow.py"})
+LONGEST_MODULE = "test_slurm.py"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_shared_run = "recorded_run" in getattr(item, "fixturenames", ())
+        if uses_shared_run and item.path.name not in SHARED_RUN_MODULES:
+            raise pytest.UsageError(
+                f"{item.nodeid} uses recorded_run: add {item.path.name} to "
+                "SHARED_RUN_MODULES in tests/conftest.py"
+            )
+    items.sort(key=lambda item: (item.path.name != LONGEST_MODULE,
+                                 item.get_closest_marker("workflow") is None))  # fmt: skip
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """`--dist loadscope` with the shared-run modules as one scope (else xdist's own)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedRunScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "recorded_run" if Path(module).name in SHARED_RUN_MODULES else module
+
+    return SharedRunScheduling(config, log)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per CPU this process may use, at most 4 (a workflow test's
+    snakemake runs two jobs at a time; more workers would queue for the same CPUs)."""
+    return max(1, min(4, usable_cpus()))
 
 
 @pytest.fixture(scope="session")

@@ -36,6 +36,7 @@ from conftest import (
     REPO,
     TIMING_KEYS,
     copy_project,
+    ensure_slurm_controller,
     snakemake,
     tiny_config,
     venv_env,
@@ -123,6 +124,7 @@ def slurm_cluster():
     """A running SLURM cluster; started here (and stopped after) when this module may."""
     if shutil.which("sbatch") is None or shutil.which("sinfo") is None:
         pytest.skip("SLURM is not installed (no sbatch/sinfo): see ci/slurm/README.md")
+    ensure_slurm_controller()  # the session's start, where it may (stopped at its end)
     was_running = node_states() is not None
     may_start = os.geteuid() == 0 and START.exists()
     if may_start:  # idempotent; also applies an updated slurm.conf to a running cluster

@@ -168,7 +168,9 @@ write_if_changed() {  # write_if_changed FILE MODE  (content on stdin)
   fi
 }
 
-NCPUS="$(nproc)"
+# The CPUs this process may run on; nproc also obeys OMP_NUM_THREADS, which a caller may
+# have set for its own threads (the test workers do), so not that.
+NCPUS="$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)"
 MEM_TOTAL_MB=$(( $(awk '/^MemTotal:/ {print $2}' /proc/meminfo) / 1024 ))
 # Headroom: 10% of RAM, at least 512 MB, so slurmd never reports less than configured.
 HEADROOM_MB=$(( MEM_TOTAL_MB / 10 ))

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from tlpipe.architectures import get_head, headless
+from tlpipe.cpus import usable_cpus
 
 
 @dataclass
@@ -44,8 +45,7 @@ def resolve_threads(requested: int = 0) -> int:
     """Threads to use: ``requested``, else OMP_NUM_THREADS (Snakemake sets it from the
     rule's ``threads``), else every CPU this process may run on (SLURM's allocation);
     never more than the CPUs this process may run on, where extra threads only wait."""
-    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    allowed = allowed or os.cpu_count() or 1
+    allowed = usable_cpus()
     if requested > 0:
         return min(requested, allowed)
     env = os.environ.get("OMP_NUM_THREADS", "")

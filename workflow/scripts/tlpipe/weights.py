@@ -14,8 +14,6 @@ import re
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
-import torchvision
-
 from tlpipe.errors import PipelineError
 
 AUTO = "auto"
@@ -30,6 +28,10 @@ FILE_NAME_HASH = re.compile(r"-([a-f0-9]{8,})\.")
 
 def imagenet_url(arch: str) -> str:
     """URL of torchvision's IMAGENET1K_V1 weights for ``arch``."""
+    # imported here: downloading the dataset (download.py) needs no torch, whose import
+    # takes seconds
+    import torchvision
+
     try:
         return torchvision.models.get_model_weights(arch).IMAGENET1K_V1.url
     except (ValueError, AttributeError) as err:
