@@ -13,6 +13,7 @@ import hashlib
 import random
 import re
 import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import download
 import pytest
-from conftest import cli_error_line
+from conftest import REPO, cli_error_line, run
 
 from tlpipe.errors import PipelineError
 from tlpipe.fetch import fetch, part_path, source_filename
@@ -358,3 +359,11 @@ def test_cli_exits_1_with_one_error_line(tmp_path, source):
     error = cli_error_line("download.py", *argv, timeout=60)
     assert "sha256 mismatch" in error and "data.sha256" in error
     assert not dest.exists() and not part_path(dest).exists()
+
+
+def test_download_script_imports_no_torch():
+    """Fetching a file needs no torch, whose import costs every download job seconds
+    (torchvision is imported only to look up `weights_url: auto`)."""
+    code = "import sys, download; print(sorted({'torch', 'torchvision'} & set(sys.modules)))"
+    result = run([sys.executable, "-c", code], cwd=REPO / "workflow/scripts")
+    assert result.stdout.strip() == "[]"
