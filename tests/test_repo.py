@@ -95,3 +95,12 @@ def test_the_two_locks_agree():
 # torchvision-0.29.1-cp311-cp311-manylinux_2_28_x86_64.whl (its JSON simple API).
 TORCH_WHEEL_SHA256 = "305a61f61f35f128579f299c5bd33d475f6a01c6307336139632e30856c4854d"
 TORCHVISION_WHEEL_SHA256 = "2cb678029a5dd45afbbfa662fce49736827d52be33242b5a8a731e0db02ccdf5"
+
+
+def test_package_docstring_names_every_module():
+    """tlpipe's docstring is the library's map: a module missing from it is hard to find."""
+    package = REPO / "workflow/scripts/tlpipe"
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__"}
+    described = set(re.findall(r":mod:`tlpipe\.(\w+)`", (package / "__init__.py").read_text()))
+    assert modules - described == set(), "add them to tlpipe/__init__.py's list"
+    assert described - modules == set(), "the list names modules that do not exist"
