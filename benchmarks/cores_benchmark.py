@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Every CPU busy whatever the number of jobs: all the cases in one benchmark run.
 
-    python benchmarks/cores_benchmark.py --out /tmp/cores.json       # about 95 min on 2 CPUs
+    python benchmarks/cores_benchmark.py --before --out /tmp/cores.json  # 85 min on 2 CPUs, bf16
     python benchmarks/cores_benchmark.py --epochs 2 --seeds 1 2 --single-epochs 2  # a quick look
 
 On the same machine, in one invocation, one after another:
@@ -14,6 +14,9 @@ On the same machine, in one invocation, one after another:
 2. **The default grid** (``--seeds`` x both strategies x ``--epochs``) with
    ``snakemake --cores N`` for each ``--cores`` value (``pipeline_benchmark.py``).
 3. **The same grid under ``dvc repro``** (stages one at a time, each on every CPU).
+4. With ``--before``: the grid with ``snakemake --cores 4`` and every training and
+   evaluation job on one thread (``--set-threads``), as the workflow ran them before
+   threads were planned (``threads: 1``).
 
 The yardstick of 2 and 3 is the tutorial loop training both strategies once for
 ``--epochs`` epochs, projected from its runs in 1. Data: the mirror (or generated
@@ -51,6 +54,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     add("--cores", type=int, nargs="+", default=[4, 2], help="--cores values (4 2)")
     add("--no-dvc", dest="dvc", action="store_false", help="skip the dvc repro grid")
     add("--no-single", dest="single", action="store_false", help="skip the single jobs")
+    add("--before", action="store_true", help="also the grid with every job on 1 thread")
     add("--data", type=Path, default=run_benchmark.MIRROR, help="dataset zip (the mirror)")
     add("--workdir", type=Path, default=None, help="scratch folder (default: temporary)")
     add("--out", type=Path, default=None, help="write the measurements to this JSON")
@@ -84,6 +88,12 @@ def grids(args, workdir: Path) -> Iterator[dict]:
     for cores in args.cores:
         result = pipeline_benchmark.measure(cores, settings, workdir / "grid")
         print(f"grid --cores {cores}: {result['wall_s']:.0f} s", flush=True)
+        yield result
+    if args.before:
+        one_thread = argparse.Namespace(**vars(settings) | {"threads": 1})
+        result = pipeline_benchmark.measure(4, one_thread, workdir / "grid-1-thread")
+        result["cores"] = "--cores 4, threads: 1 (before)"
+        print(f"grid --cores 4, every job on 1 thread: {result['wall_s']:.0f} s", flush=True)
         yield result
     if args.dvc:
         result = pipeline_benchmark.measure_dvc(settings, workdir / "grid")
@@ -119,11 +129,13 @@ def table(single: dict, grid: list[dict], args, cpus: int) -> str:
               "| grid | wall s | / tutorial loop | CPUs busy | largest job peak MB |",
               "|---|---|---|---|---|"]  # fmt: skip
     for result in grid:
-        name = result["cores"] if result["cores"] == "dvc repro" else f"--cores {result['cores']}"
-        peak = max((job["max_rss_mb"] for job in result["jobs"]), default=float("nan"))
+        name = f"--cores {result['cores']}" if isinstance(result["cores"], int) else result["cores"]
+        # dvc repro keeps no per-job logs: no CPU time or peak memory to show
+        peak = max((job["max_rss_mb"] for job in result["jobs"]), default=None)
         busy = pipeline_benchmark.busy_share(result, cpus)
+        busy, peak = ("–", "–") if peak is None else (f"{busy:.0%}", f"{peak:.0f}")
         lines.append(f"| {name} | {result['wall_s']:.0f} | {result['wall_s'] / yardstick:.2f}x "
-                     f"| {busy:.0%} | {peak:.0f} |")  # fmt: skip
+                     f"| {busy} | {peak} |")  # fmt: skip
     return "\n".join(lines)
 
 
