@@ -4,11 +4,10 @@ by side (no torch here: the Snakefile plans with it while it parses).
 Measured on 2-CPU machines (docs/performance.md, `benchmarks/cores_benchmark.py`): a
 second thread makes a finetune or feature_extract epoch 1.6-1.9x faster, while two
 2-thread jobs on two CPUs spin against each other in OpenMP and run far slower than one
-after the other. So a job never shares
-its CPUs: the jobs of a run are planned in rounds of at most `cpus` jobs, one thread
-each, and the jobs left over in the last round (fewer than `cpus`) split the CPUs
-between them, so the odd job out at the end of a grid does not run on one thread while
-the other CPUs idle.
+after the other. So a job never shares its CPUs: the jobs of a run are planned in
+rounds of at most `cpus` jobs, one thread each, and the jobs left over in the last
+round (fewer than `cpus`) split the CPUs between them, so the odd job out at the end of
+a grid does not run on one thread while the other CPUs idle.
 """
 
 from __future__ import annotations
